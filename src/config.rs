@@ -1,0 +1,196 @@
+//! Settings: an optional TOML file (`CDS_CONFIG`), then `CDS_*` environment variables
+//! on top. Every setting is listed in the README.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use url::Url;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// CDS_BIND: address to listen on.
+    pub bind: String,
+    /// CDS_PUBLIC_URL: the base URL EHRs call (used for the JWT audience).
+    pub public_url: Option<Url>,
+    /// CDS_CARDS_DIR: the clinical knowledge.
+    pub cards_dir: PathBuf,
+    /// CDS_PROFILES: which profiles' services to offer.
+    pub profiles: Vec<String>,
+    /// CDS_HOOK_DEADLINE_MS: all FHIR calls of one hook finish within this.
+    pub hook_deadline: Duration,
+    /// CDS_MAX_BODY_BYTES: largest request body accepted.
+    pub max_body_bytes: usize,
+    /// CDS_FHIR_ALLOWED: FHIR base URLs the service may call.
+    pub fhir_allowed: Vec<Url>,
+    /// CDS_FHIR_ALLOW_HTTP: allow plain http to non-loopback FHIR servers.
+    pub fhir_allow_http: bool,
+    /// CDS_FHIR_MAX_PAGES: searchset pages followed per prefetch key.
+    pub fhir_max_pages: usize,
+    /// CDS_FHIR_MAX_RESPONSE_BYTES: largest FHIR response read.
+    pub fhir_max_response_bytes: usize,
+    /// CDS_LOG_FORMAT: text or json.
+    pub log_format: LogFormat,
+    /// CDS_LOG: tracing filter, e.g. `info` or `omalizumab_cds=debug`.
+    pub log_filter: String,
+}
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("setting {name}: {message}")]
+pub struct SettingsError {
+    pub name: String,
+    pub message: String,
+}
+
+/// Where the cards ship: next to the working directory, else the source tree.
+pub fn default_cards_dir() -> PathBuf {
+    let local = PathBuf::from("cards");
+    if local.join("common").is_dir() {
+        local
+    } else {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("cards")
+    }
+}
+
+impl Settings {
+    /// From the process environment (and `CDS_CONFIG` if set).
+    pub fn from_env() -> Result<Self, SettingsError> {
+        let env: BTreeMap<String, String> = std::env::vars().filter(|(k, _)| k.starts_with("CDS_")).collect();
+        let file = match env.get("CDS_CONFIG") {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|e| SettingsError {
+                    name: "CDS_CONFIG".into(),
+                    message: format!("cannot read {path}: {e}"),
+                })?;
+                let table: toml::Table = toml::from_str(&text).map_err(|e| SettingsError {
+                    name: "CDS_CONFIG".into(),
+                    message: format!("{path}: {e}"),
+                })?;
+                table
+                    .into_iter()
+                    .map(|(k, v)| {
+                        let v = match v {
+                            toml::Value::String(s) => s,
+                            toml::Value::Array(a) => a
+                                .iter()
+                                .map(|x| x.as_str().map(str::to_string).unwrap_or_else(|| x.to_string()))
+                                .collect::<Vec<_>>()
+                                .join(","),
+                            other => other.to_string(),
+                        };
+                        (format!("CDS_{}", k.to_ascii_uppercase()), v)
+                    })
+                    .collect()
+            }
+            None => BTreeMap::new(),
+        };
+        Self::from_map(&file.into_iter().chain(env).collect())
+    }
+
+    /// From a map of `CDS_*` names to values (later sources already merged in).
+    pub fn from_map(vars: &BTreeMap<String, String>) -> Result<Self, SettingsError> {
+        let get = |name: &str| vars.get(name).map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
+        let err = |name: &str, message: String| SettingsError { name: name.into(), message };
+        let number = |name: &str, default: u64| -> Result<u64, SettingsError> {
+            match get(name) {
+                None => Ok(default),
+                Some(v) => v.parse().map_err(|_| err(name, format!("`{v}` is not a whole number"))),
+            }
+        };
+        let flag = |name: &str| -> Result<bool, SettingsError> {
+            match get(name).as_deref() {
+                None | Some("false") | Some("0") => Ok(false),
+                Some("true") | Some("1") => Ok(true),
+                Some(v) => Err(err(name, format!("`{v}` is not true or false"))),
+            }
+        };
+        let list = |name: &str| -> Vec<String> {
+            get(name)
+                .map(|v| v.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect())
+                .unwrap_or_default()
+        };
+
+        let public_url = match get("CDS_PUBLIC_URL") {
+            None => None,
+            Some(v) => Some(Url::parse(&v).map_err(|e| err("CDS_PUBLIC_URL", format!("`{v}`: {e}")))?),
+        };
+        let mut fhir_allowed = Vec::new();
+        for v in list("CDS_FHIR_ALLOWED") {
+            let u = Url::parse(&v).map_err(|e| err("CDS_FHIR_ALLOWED", format!("`{v}`: {e}")))?;
+            if !matches!(u.scheme(), "http" | "https") || !u.has_host() {
+                return Err(err("CDS_FHIR_ALLOWED", format!("`{v}` is not an http(s) base URL")));
+            }
+            fhir_allowed.push(u);
+        }
+        let deadline_ms = number("CDS_HOOK_DEADLINE_MS", 450)?;
+        if deadline_ms == 0 {
+            return Err(err("CDS_HOOK_DEADLINE_MS", "must be positive".into()));
+        }
+        let log_format = match get("CDS_LOG_FORMAT").as_deref() {
+            None | Some("text") => LogFormat::Text,
+            Some("json") => LogFormat::Json,
+            Some(v) => return Err(err("CDS_LOG_FORMAT", format!("`{v}`: use text or json"))),
+        };
+        let profiles = list("CDS_PROFILES");
+        Ok(Settings {
+            bind: get("CDS_BIND").unwrap_or_else(|| "127.0.0.1:8080".into()),
+            public_url,
+            cards_dir: get("CDS_CARDS_DIR").map(PathBuf::from).unwrap_or_else(default_cards_dir),
+            profiles: if profiles.is_empty() { vec!["omalizumab".into()] } else { profiles },
+            hook_deadline: Duration::from_millis(deadline_ms),
+            max_body_bytes: number("CDS_MAX_BODY_BYTES", 1024 * 1024)? as usize,
+            fhir_allowed,
+            fhir_allow_http: flag("CDS_FHIR_ALLOW_HTTP")?,
+            fhir_max_pages: number("CDS_FHIR_MAX_PAGES", 10)? as usize,
+            fhir_max_response_bytes: number("CDS_FHIR_MAX_RESPONSE_BYTES", 8 * 1024 * 1024)? as usize,
+            log_format,
+            log_filter: get("CDS_LOG").unwrap_or_else(|| "info".into()),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn defaults() {
+        let s = Settings::from_map(&BTreeMap::new()).unwrap();
+        assert_eq!(s.bind, "127.0.0.1:8080");
+        assert_eq!(s.max_body_bytes, 1024 * 1024);
+        assert_eq!(s.hook_deadline, Duration::from_millis(450));
+        assert_eq!(s.profiles, vec!["omalizumab"]);
+        assert!(s.fhir_allowed.is_empty());
+        assert!(!s.fhir_allow_http);
+    }
+
+    #[test]
+    fn values_parse_and_bad_values_name_the_setting() {
+        let s = Settings::from_map(&vars(&[
+            ("CDS_BIND", "0.0.0.0:9000"),
+            ("CDS_FHIR_ALLOWED", "https://a.example/fhir, http://127.0.0.1:8081/"),
+            ("CDS_HOOK_DEADLINE_MS", "300"),
+            ("CDS_LOG_FORMAT", "json"),
+        ]))
+        .unwrap();
+        assert_eq!(s.bind, "0.0.0.0:9000");
+        assert_eq!(s.fhir_allowed.len(), 2);
+        assert_eq!(s.log_format, LogFormat::Json);
+        let e = Settings::from_map(&vars(&[("CDS_MAX_BODY_BYTES", "lots")])).unwrap_err();
+        assert_eq!(e.name, "CDS_MAX_BODY_BYTES");
+        let e = Settings::from_map(&vars(&[("CDS_FHIR_ALLOWED", "ftp://x/")])).unwrap_err();
+        assert_eq!(e.name, "CDS_FHIR_ALLOWED");
+        let e = Settings::from_map(&vars(&[("CDS_FHIR_ALLOW_HTTP", "yes")])).unwrap_err();
+        assert_eq!(e.name, "CDS_FHIR_ALLOW_HTTP");
+    }
+}

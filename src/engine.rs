@@ -1,0 +1,189 @@
+//! One hook, end to end, without HTTP: request -> orders -> data -> facts -> rules -> cards.
+//!
+//! The HTTP handler, the `demo` and `check` commands all call this.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::NaiveDate;
+use tokio::time::Instant;
+
+use crate::error::ApiError;
+use crate::facts::extract::patient_facts;
+use crate::facts::orders::recognise_orders;
+use crate::fhir::client::FhirClient;
+use crate::fhir::parse::parse_value;
+use crate::gather::{FhirAccess, FhirAllowlist, GatherError, gather};
+use crate::hooks::request::{self, HookRequest, RequestError};
+use crate::hooks::response::{CdsResponse, Discovery, ServiceDescriptor};
+use crate::profile::{Catalog, Profile, Service};
+use crate::render::{CardInput, card};
+use crate::rules::{Assessment, assess};
+
+/// The services this instance offers, by id, with their profile.
+#[derive(Debug, Clone)]
+pub struct Registry {
+    pub catalog: Arc<Catalog>,
+    services: BTreeMap<String, (usize, Service)>,
+}
+
+impl Registry {
+    /// Offer the services of the named profiles. Unknown names are an error.
+    pub fn new(catalog: Arc<Catalog>, profiles: &[String]) -> Result<Self, String> {
+        let mut services = BTreeMap::new();
+        for name in profiles {
+            let index = catalog
+                .profiles
+                .iter()
+                .position(|p| &p.id == name)
+                .ok_or_else(|| format!("profile `{name}` is not in {}", catalog.dir.display()))?;
+            for s in &catalog.profiles[index].services {
+                services.insert(s.id.clone(), (index, s.clone()));
+            }
+        }
+        Ok(Registry { catalog, services })
+    }
+
+    pub fn get(&self, id: &str) -> Option<(&Profile, &Service)> {
+        self.services.get(id).map(|(i, s)| (&self.catalog.profiles[*i], s))
+    }
+
+    pub fn discovery(&self) -> Discovery {
+        Discovery {
+            services: self
+                .services
+                .values()
+                .map(|(i, s)| ServiceDescriptor {
+                    hook: s.hook.clone(),
+                    id: s.id.clone(),
+                    title: s.title.clone(),
+                    description: s.description.clone(),
+                    prefetch: s.prefetch.clone(),
+                    usage_requirements: s.usage_requirements.clone(),
+                    hook_version: "1.0",
+                    version: self.catalog.profiles[*i].rules_version.clone(),
+                })
+                .collect(),
+        }
+    }
+}
+
+/// What the engine needs from the running service.
+pub struct EngineContext<'a> {
+    pub registry: &'a Registry,
+    pub fhir: &'a FhirClient,
+    pub allowlist: &'a FhirAllowlist,
+    pub deadline: Duration,
+}
+
+/// What happened, for the audit log: names and counts only, never patient data.
+#[derive(Debug, Default, Clone)]
+pub struct HookOutcome {
+    pub hook_instance: String,
+    pub orders: usize,
+    pub fetched_keys: Vec<String>,
+    pub unreadable_entries: usize,
+    pub indicators: Vec<&'static str>,
+}
+
+pub struct HookResult {
+    pub response: CdsResponse,
+    pub assessments: Vec<Assessment>,
+    pub outcome: HookOutcome,
+}
+
+fn request_error(e: RequestError) -> ApiError {
+    match e {
+        RequestError::WrongHook { .. } => ApiError::WrongHook(e.to_string()),
+        _ => ApiError::BadRequest(e.to_string()),
+    }
+}
+
+pub async fn run_hook(engine: &EngineContext<'_>, service_id: &str, body: &[u8], today: NaiveDate) -> Result<HookResult, ApiError> {
+    let started = Instant::now();
+    let (profile, service) = engine
+        .registry
+        .get(service_id)
+        .ok_or_else(|| ApiError::UnknownService(service_id.to_string()))?;
+    let catalog = &engine.registry.catalog;
+    let req: HookRequest = request::parse(body).map_err(request_error)?;
+    let ctx = req.validate(&service.hook).map_err(request_error)?;
+    let mut outcome = HookOutcome {
+        hook_instance: req.hook_instance.clone(),
+        ..HookOutcome::default()
+    };
+
+    let orders = recognise_orders(
+        &ctx.draft_orders,
+        ctx.selections.as_deref(),
+        &profile.recognition,
+        &catalog.systems,
+        &catalog.units,
+    );
+    outcome.orders = orders.len();
+    if orders.is_empty() {
+        // Not our drug: answer at once, with no FHIR call.
+        return Ok(HookResult {
+            response: CdsResponse { cards: Vec::new(), system_actions: Vec::new() },
+            assessments: Vec::new(),
+            outcome,
+        });
+    }
+
+    let gathered = gather(
+        engine.fhir,
+        engine.allowlist,
+        service,
+        req.prefetch.as_ref(),
+        &ctx,
+        FhirAccess {
+            server: req.fhir_server.as_deref(),
+            token: req.fhir_authorization.as_ref().map(|a| a.access_token.as_str()),
+        },
+        started + engine.deadline,
+    )
+    .await
+    .map_err(|e| match e {
+        GatherError::ServerNotAllowed => ApiError::FhirServerNotAllowed,
+        GatherError::Unavailable(_) => ApiError::DataUnavailable(e.to_string()),
+    })?;
+    outcome.fetched_keys = gathered.fetched_keys.clone();
+
+    let mut resources = Vec::new();
+    let mut unreadable = 0;
+    for v in &gathered.values {
+        let parsed = parse_value(v);
+        unreadable += parsed.unreadable;
+        resources.extend(parsed.resources);
+    }
+    let facts = patient_facts(&resources, unreadable, &catalog.systems);
+    outcome.unreadable_entries = unreadable;
+
+    let mut cards = Vec::new();
+    let mut assessments = Vec::new();
+    for order in &orders {
+        let a = assess(catalog, profile, &facts, &order.facts, today);
+        let c = card(
+            catalog,
+            profile,
+            &CardInput {
+                assessment: &a,
+                order_json: &order.raw,
+                patient_id: &ctx.patient_id,
+            },
+        );
+        outcome.indicators.push(match c.indicator {
+            crate::hooks::response::Indicator::Info => "info",
+            crate::hooks::response::Indicator::Warning => "warning",
+            crate::hooks::response::Indicator::Critical => "critical",
+        });
+        cards.push(c);
+        assessments.push(a);
+    }
+    Ok(HookResult {
+        response: CdsResponse { cards, system_actions: Vec::new() },
+        assessments,
+        outcome,
+    })
+}

@@ -1,0 +1,72 @@
+//! The one table of errors a client can see: variant -> HTTP status -> stable code.
+//!
+//! Every non-2xx body is a FHIR OperationOutcome (as CDS Hooks 3.0 asks) whose
+//! `issue[0].details.coding[0].code` is the stable code below and whose
+//! `diagnostics` is a human sentence. Documented in docs/ERRORS.md.
+
+use serde_json::{Value, json};
+
+pub const ERROR_CODE_SYSTEM: &str = "urn:omalizumab-cds:error";
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ApiError {
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("{0}")]
+    WrongHook(String),
+    #[error("no CDS service with id `{0}`")]
+    UnknownService(String),
+    #[error("method not allowed here")]
+    MethodNotAllowed,
+    #[error("request body larger than {0} bytes")]
+    PayloadTooLarge(usize),
+    #[error("the fhirServer named by the request is not on this service's allowlist")]
+    FhirServerNotAllowed,
+    #[error("{0}")]
+    DataUnavailable(String),
+    #[error("authentication required")]
+    Unauthorized,
+    #[error("not found")]
+    NotFound,
+    #[error("internal error")]
+    Internal,
+}
+
+impl ApiError {
+    /// (HTTP status, stable code, FHIR issue type)
+    pub fn parts(&self) -> (u16, &'static str, &'static str) {
+        match self {
+            ApiError::BadRequest(_) => (400, "invalid-request", "invalid"),
+            ApiError::WrongHook(_) => (400, "wrong-hook", "invalid"),
+            ApiError::UnknownService(_) => (404, "unknown-service", "not-found"),
+            ApiError::NotFound => (404, "not-found", "not-found"),
+            ApiError::MethodNotAllowed => (405, "method-not-allowed", "not-supported"),
+            ApiError::PayloadTooLarge(_) => (413, "payload-too-large", "too-costly"),
+            ApiError::FhirServerNotAllowed => (403, "fhir-server-not-allowed", "forbidden"),
+            ApiError::DataUnavailable(_) => (412, "data-unavailable", "incomplete"),
+            ApiError::Unauthorized => (401, "unauthorized", "login"),
+            ApiError::Internal => (500, "internal", "exception"),
+        }
+    }
+
+    pub fn status(&self) -> u16 {
+        self.parts().0
+    }
+
+    pub fn code(&self) -> &'static str {
+        self.parts().1
+    }
+
+    pub fn body(&self) -> Value {
+        let (_, code, issue_type) = self.parts();
+        json!({
+            "resourceType": "OperationOutcome",
+            "issue": [{
+                "severity": "error",
+                "code": issue_type,
+                "details": {"coding": [{"system": ERROR_CODE_SYSTEM, "code": code}]},
+                "diagnostics": self.to_string()
+            }]
+        })
+    }
+}

@@ -1,0 +1,191 @@
+//! A small FHIR REST client: GET with a bearer token, bounded size, paging.
+//!
+//! Built once at start-up (one connection pool, one TLS config). Redirects are not
+//! followed: a FHIR server has no reason to send us elsewhere, and following would
+//! let it point us at any host.
+
+use std::time::Duration;
+
+use serde_json::Value;
+use tokio::time::Instant;
+use url::Url;
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum FetchError {
+    #[error("FHIR server answered HTTP {0}")]
+    Status(u16),
+    #[error("FHIR server did not answer before the hook's deadline")]
+    Timeout,
+    #[error("could not reach the FHIR server")]
+    Connect,
+    #[error("FHIR response larger than {0} bytes")]
+    TooLarge(usize),
+    #[error("FHIR response is not JSON")]
+    NotJson,
+    #[error("a paging link leaves the FHIR server")]
+    ForeignLink,
+    #[error("more than {0} pages")]
+    TooManyPages(usize),
+    #[error("the request URL is not valid")]
+    BadUrl,
+}
+
+#[derive(Debug, Clone)]
+pub struct FhirClient {
+    http: reqwest::Client,
+    max_response_bytes: usize,
+    max_pages: usize,
+}
+
+impl FhirClient {
+    pub fn new(max_response_bytes: usize, max_pages: usize) -> Result<Self, reqwest::Error> {
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .connect_timeout(Duration::from_secs(5))
+            .user_agent(concat!("omalizumab-cds/", env!("CARGO_PKG_VERSION")))
+            .build()?;
+        Ok(FhirClient {
+            http,
+            max_response_bytes,
+            max_pages,
+        })
+    }
+
+    /// GET `base` + `relative` (a prefetch query such as `Observation?patient=1`) and
+    /// follow `next` links of a searchset, all before `deadline`. Returns each page.
+    pub async fn fetch_all(
+        &self,
+        base: &Url,
+        relative: &str,
+        token: Option<&str>,
+        deadline: Instant,
+    ) -> Result<Vec<Value>, FetchError> {
+        let first = join(base, relative)?;
+        let mut pages = vec![self.get(first, token, deadline).await?];
+        while let Some(next) = crate::fhir::parse::next_link_of(pages.last().expect("one page")) {
+            if pages.len() >= self.max_pages {
+                return Err(FetchError::TooManyPages(self.max_pages));
+            }
+            let next = Url::parse(&next).or_else(|_| base.join(&next)).map_err(|_| FetchError::BadUrl)?;
+            if !within(base, &next) {
+                return Err(FetchError::ForeignLink);
+            }
+            pages.push(self.get(next, token, deadline).await?);
+        }
+        Ok(pages)
+    }
+
+    /// Follow the rest of a searchset the client prefetched (its `next` link).
+    pub async fn fetch_rest(
+        &self,
+        base: &Url,
+        next: &str,
+        token: Option<&str>,
+        deadline: Instant,
+        pages_already: usize,
+    ) -> Result<Vec<Value>, FetchError> {
+        let mut pages = Vec::new();
+        let mut next = Some(next.to_string());
+        while let Some(link) = next {
+            if pages_already + pages.len() >= self.max_pages {
+                return Err(FetchError::TooManyPages(self.max_pages));
+            }
+            let url = Url::parse(&link).or_else(|_| base.join(&link)).map_err(|_| FetchError::BadUrl)?;
+            if !within(base, &url) {
+                return Err(FetchError::ForeignLink);
+            }
+            let page = self.get(url, token, deadline).await?;
+            next = crate::fhir::parse::next_link_of(&page);
+            pages.push(page);
+        }
+        Ok(pages)
+    }
+
+    async fn get(&self, url: Url, token: Option<&str>, deadline: Instant) -> Result<Value, FetchError> {
+        let mut req = self.http.get(url).header("Accept", "application/fhir+json, application/json");
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        let work = async {
+            let mut resp = req.send().await.map_err(|e| {
+                if e.is_timeout() { FetchError::Timeout } else { FetchError::Connect }
+            })?;
+            let status = resp.status();
+            if !status.is_success() {
+                return Err(FetchError::Status(status.as_u16()));
+            }
+            if resp.content_length().is_some_and(|l| l as usize > self.max_response_bytes) {
+                return Err(FetchError::TooLarge(self.max_response_bytes));
+            }
+            let mut body = Vec::new();
+            while let Some(chunk) = resp.chunk().await.map_err(|_| FetchError::Connect)? {
+                if body.len() + chunk.len() > self.max_response_bytes {
+                    return Err(FetchError::TooLarge(self.max_response_bytes));
+                }
+                body.extend_from_slice(&chunk);
+            }
+            serde_json::from_slice(&body).map_err(|_| FetchError::NotJson)
+        };
+        tokio::time::timeout_at(deadline, work).await.map_err(|_| FetchError::Timeout)?
+    }
+}
+
+/// `base` + `relative`, keeping the base's path (`https://h/fhir` + `Patient/1`).
+pub fn join(base: &Url, relative: &str) -> Result<Url, FetchError> {
+    let mut base = base.clone();
+    if !base.path().ends_with('/') {
+        base.set_path(&format!("{}/", base.path()));
+    }
+    let relative = relative.trim_start_matches('/');
+    let joined = base.join(relative).map_err(|_| FetchError::BadUrl)?;
+    if within(&base, &joined) { Ok(joined) } else { Err(FetchError::BadUrl) }
+}
+
+/// Same scheme, host and port, and a path under the base's path: compared on parsed
+/// URLs, never as text prefixes (`https://ehr.example.evil/` is not `https://ehr.example/`).
+pub fn within(base: &Url, candidate: &Url) -> bool {
+    if base.scheme() != candidate.scheme()
+        || base.host_str() != candidate.host_str()
+        || base.port_or_known_default() != candidate.port_or_known_default()
+        || !candidate.username().is_empty()
+        || candidate.password().is_some()
+    {
+        return false;
+    }
+    let base_path = base.path().trim_end_matches('/');
+    let path = candidate.path();
+    path == base_path || path.starts_with(&format!("{base_path}/"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn u(s: &str) -> Url {
+        Url::parse(s).unwrap()
+    }
+
+    #[test]
+    fn join_keeps_the_base_path() {
+        let base = u("https://ehr.example/fhir/r4");
+        assert_eq!(join(&base, "Patient/1").unwrap().as_str(), "https://ehr.example/fhir/r4/Patient/1");
+        assert_eq!(
+            join(&base, "/Observation?patient=1&code=http://loinc.org|29463-7").unwrap().path(),
+            "/fhir/r4/Observation"
+        );
+        assert!(join(&base, "../../admin").is_err());
+        assert!(join(&base, "https://evil.example/fhir/r4/Patient/1").is_err());
+    }
+
+    #[test]
+    fn within_compares_parsed_origins_and_paths() {
+        let base = u("https://ehr.example/fhir");
+        assert!(within(&base, &u("https://ehr.example/fhir?page=2")));
+        assert!(within(&base, &u("https://ehr.example:443/fhir/Observation")));
+        assert!(!within(&base, &u("https://ehr.example.evil/fhir/Observation")));
+        assert!(!within(&base, &u("https://ehr.example:8443/fhir/Observation")));
+        assert!(!within(&base, &u("http://ehr.example/fhir/Observation")));
+        assert!(!within(&base, &u("https://ehr.example/fhirx/Observation")));
+        assert!(!within(&base, &u("https://user@ehr.example/fhir/Observation")));
+    }
+}

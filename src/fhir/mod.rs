@@ -1,0 +1,4 @@
+//! Talking to the EHR's FHIR server, and reading FHIR JSON into fhirbolt models.
+
+pub mod client;
+pub mod parse;

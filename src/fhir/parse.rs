@@ -1,0 +1,123 @@
+//! FHIR JSON (prefetch values, search results, draftOrders) into fhirbolt resources.
+//!
+//! Each resource and each bundle entry is parsed on its own, in fhirbolt's strict mode,
+//! so one odd entry never costs the whole bundle: it is skipped and counted.
+
+use fhir_parse::r4::Resource;
+use serde_json::Value;
+
+/// What one JSON value (a resource or a Bundle) yielded.
+#[derive(Debug, Default)]
+pub struct Parsed {
+    pub resources: Vec<Resource>,
+    /// The raw JSON of each parsed resource, in the same order (kept for orders, whose
+    /// suggestions send the whole resource back).
+    pub raw: Vec<Value>,
+    pub unreadable: usize,
+    /// `link[relation=next]` of a searchset, when there are more pages.
+    pub next: Option<String>,
+}
+
+/// Whether a value is an OperationOutcome: a prefetch the client failed to fill.
+pub fn is_operation_outcome(v: &Value) -> bool {
+    v.get("resourceType").and_then(Value::as_str) == Some("OperationOutcome")
+}
+
+/// Parse a resource or a Bundle (entries one by one). `OperationOutcome` entries of a
+/// searchset (search.mode = outcome) carry warnings, not data, and are dropped.
+pub fn parse_value(v: &Value) -> Parsed {
+    let mut out = Parsed::default();
+    match v.get("resourceType").and_then(Value::as_str) {
+        Some("Bundle") => {
+            out.next = next_link_of(v);
+            for entry in v.get("entry").and_then(Value::as_array).into_iter().flatten() {
+                let Some(resource) = entry.get("resource") else { continue };
+                if is_operation_outcome(resource) {
+                    continue;
+                }
+                push_one(resource, &mut out);
+            }
+        }
+        Some(_) => push_one(v, &mut out),
+        None => out.unreadable += 1,
+    }
+    out
+}
+
+fn push_one(v: &Value, out: &mut Parsed) {
+    match parse_one(v) {
+        Ok(r) => {
+            out.resources.push(r);
+            out.raw.push(v.clone());
+        }
+        Err(_) => out.unreadable += 1,
+    }
+}
+
+/// Parse one resource. Before the strict parse, drop what strict mode rejects but
+/// real servers send and FHIR does not use: `null` values and `fhir_comments`.
+pub fn parse_one(v: &Value) -> Result<Resource, String> {
+    let mut cleaned = v.clone();
+    strip_noise(&mut cleaned);
+    fhir_parse::parse_resource(&cleaned)
+}
+
+fn strip_noise(v: &mut Value) {
+    match v {
+        Value::Object(map) => {
+            map.retain(|k, val| !val.is_null() && k != "fhir_comments");
+            map.values_mut().for_each(strip_noise);
+        }
+        Value::Array(items) => items.iter_mut().for_each(strip_noise),
+        _ => {}
+    }
+}
+
+/// `link[relation=next]` of a searchset page.
+pub fn next_link_of(bundle: &Value) -> Option<String> {
+    bundle
+        .get("link")?
+        .as_array()?
+        .iter()
+        .find(|l| l.get("relation").and_then(Value::as_str) == Some("next"))?
+        .get("url")?
+        .as_str()
+        .map(str::to_string)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_bad_entry_is_skipped_and_counted_not_fatal() {
+        let bundle = json!({
+            "resourceType": "Bundle", "type": "searchset",
+            "link": [{"relation": "self", "url": "http://x/Observation"}, {"relation": "next", "url": "http://x/Observation?page=2"}],
+            "entry": [
+                {"fullUrl": "http://x/Patient/1", "resource": {"resourceType": "Patient", "id": "1", "birthDate": "1990-01-01"}, "search": {"mode": "match"}},
+                {"resource": {"resourceType": "Patient", "id": "2", "notAFhirField": [1]}},
+                {"resource": {"resourceType": "OperationOutcome", "issue": [{"severity": "warning", "code": "informational"}]}, "search": {"mode": "outcome"}},
+                {"fullUrl": "http://x/Patient/3", "resource": {"resourceType": "Patient", "id": "3", "gender": null, "fhir_comments": ["x"]}}
+            ]
+        });
+        let parsed = parse_value(&bundle);
+        assert_eq!(parsed.resources.len(), 2);
+        assert_eq!(parsed.unreadable, 1);
+        assert_eq!(parsed.next.as_deref(), Some("http://x/Observation?page=2"));
+    }
+
+    #[test]
+    fn an_unknown_field_holding_an_array_does_not_hang_the_parser() {
+        // fhirbolt's lax modes loop forever on this; strict mode rejects it at once.
+        let v = json!({"resourceType": "Observation", "status": "final", "code": {"text": "x"}, "fooBar": []});
+        assert!(parse_one(&v).is_err());
+    }
+
+    #[test]
+    fn non_resources_count_as_unreadable() {
+        assert_eq!(parse_value(&json!({"hello": 1})).unreadable, 1);
+        assert_eq!(parse_value(&json!({"resourceType": "NotAThing"})).unreadable, 1);
+    }
+}

@@ -1,0 +1,288 @@
+//! The hook request as it arrives, and its validation.
+//!
+//! No `#[serde(flatten)]` and no untagged enums: fhirbolt turns on serde_json's
+//! `arbitrary_precision`, under which those patterns fail on numbers.
+
+use std::fmt;
+
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HookRequest {
+    pub hook: String,
+    pub hook_instance: String,
+    pub fhir_server: Option<String>,
+    pub fhir_authorization: Option<FhirAuthorization>,
+    pub context: Value,
+    /// Kept as JSON: a key may be absent (not fetched), `null` (no data), a resource,
+    /// a Bundle, or an OperationOutcome (the client's fetch failed).
+    pub prefetch: Option<Map<String, Value>>,
+    /// Unknown extension keys are ignored, as the spec asks.
+    #[serde(default)]
+    pub extension: Option<Value>,
+}
+
+#[derive(Deserialize)]
+pub struct FhirAuthorization {
+    pub access_token: String,
+    pub token_type: String,
+    pub expires_in: u64,
+    pub scope: String,
+    pub subject: String,
+    pub patient: Option<String>,
+}
+
+// The access token must never reach a log line, even through a stray `{:?}`.
+impl fmt::Debug for FhirAuthorization {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FhirAuthorization")
+            .field("access_token", &"[redacted]")
+            .field("token_type", &self.token_type)
+            .field("expires_in", &self.expires_in)
+            .field("scope", &self.scope)
+            .finish_non_exhaustive()
+    }
+}
+
+impl fmt::Debug for HookRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HookRequest")
+            .field("hook", &self.hook)
+            .field("hook_instance", &self.hook_instance)
+            .finish_non_exhaustive()
+    }
+}
+
+/// order-sign / order-select context, validated.
+#[derive(Debug, Clone)]
+pub struct OrderContext {
+    pub user_id: String,
+    pub patient_id: String,
+    pub encounter_id: Option<String>,
+    pub draft_orders: Value,
+    /// order-select only: the `Type/id` entries the user selected.
+    pub selections: Option<Vec<String>>,
+}
+
+/// A request problem, phrased for the integrator who sent it.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum RequestError {
+    #[error("body is not valid JSON: {0}")]
+    Json(String),
+    #[error("request does not match the CDS Hooks request shape: {0}")]
+    Shape(String),
+    #[error("hookInstance must be a UUID")]
+    HookInstance,
+    #[error("fhirAuthorization requires fhirServer")]
+    AuthorizationWithoutServer,
+    #[error("fhirAuthorization.token_type must be Bearer")]
+    TokenType,
+    #[error("fhirServer must be an absolute http(s) URL")]
+    FhirServer,
+    #[error("context.{0} is required")]
+    MissingContext(&'static str),
+    #[error("context.{0} is not valid: {1}")]
+    InvalidContext(&'static str, String),
+    #[error("hook `{got}` sent to a service for `{expected}`")]
+    WrongHook { got: String, expected: String },
+}
+
+/// Parse the body into a request. Two steps so a JSON syntax error and a shape error
+/// read differently to the integrator.
+pub fn parse(body: &[u8]) -> Result<HookRequest, RequestError> {
+    let value: Value = serde_json::from_slice(body).map_err(|e| RequestError::Json(e.to_string()))?;
+    serde_json::from_value(value).map_err(|e| RequestError::Shape(e.to_string()))
+}
+
+impl HookRequest {
+    /// Check the request for a service of hook `expected`.
+    pub fn validate(&self, expected: &str) -> Result<OrderContext, RequestError> {
+        if self.hook != expected {
+            return Err(RequestError::WrongHook {
+                got: self.hook.clone(),
+                expected: expected.to_string(),
+            });
+        }
+        if uuid::Uuid::parse_str(&self.hook_instance).is_err() {
+            return Err(RequestError::HookInstance);
+        }
+        if let Some(auth) = &self.fhir_authorization {
+            if self.fhir_server.is_none() {
+                return Err(RequestError::AuthorizationWithoutServer);
+            }
+            if !auth.token_type.eq_ignore_ascii_case("bearer") {
+                return Err(RequestError::TokenType);
+            }
+        }
+        if let Some(server) = &self.fhir_server {
+            let ok = url::Url::parse(server).is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.has_host());
+            if !ok {
+                return Err(RequestError::FhirServer);
+            }
+        }
+        let ctx = self
+            .context
+            .as_object()
+            .ok_or_else(|| RequestError::Shape("context must be an object".into()))?;
+        let string = |key: &'static str| -> Result<Option<String>, RequestError> {
+            match ctx.get(key) {
+                None | Some(Value::Null) => Ok(None),
+                Some(Value::String(s)) => Ok(Some(s.clone())),
+                Some(_) => Err(RequestError::InvalidContext(key, "must be a string".into())),
+            }
+        };
+        let user_id = string("userId")?.ok_or(RequestError::MissingContext("userId"))?;
+        if !is_reference(&user_id, &["Practitioner", "PractitionerRole", "Patient", "RelatedPerson"]) {
+            return Err(RequestError::InvalidContext("userId", "must be like Practitioner/123".into()));
+        }
+        let patient_id = string("patientId")?.ok_or(RequestError::MissingContext("patientId"))?;
+        if !is_fhir_id(&patient_id) {
+            return Err(RequestError::InvalidContext("patientId", "must be a FHIR id".into()));
+        }
+        let encounter_id = string("encounterId")?;
+        if encounter_id.as_deref().is_some_and(|e| !is_fhir_id(e)) {
+            return Err(RequestError::InvalidContext("encounterId", "must be a FHIR id".into()));
+        }
+        let draft_orders = ctx.get("draftOrders").cloned().ok_or(RequestError::MissingContext("draftOrders"))?;
+        if draft_orders.get("resourceType").and_then(Value::as_str) != Some("Bundle") {
+            return Err(RequestError::InvalidContext("draftOrders", "must be a FHIR Bundle".into()));
+        }
+        let selections = if expected == "order-select" {
+            let list = ctx.get("selections").ok_or(RequestError::MissingContext("selections"))?;
+            let list: Vec<String> = list
+                .as_array()
+                .and_then(|a| a.iter().map(|v| v.as_str().map(str::to_string)).collect())
+                .ok_or_else(|| RequestError::InvalidContext("selections", "must be a list of Type/id strings".into()))?;
+            let entries = draft_order_references(&draft_orders);
+            if let Some(missing) = list.iter().find(|s| !entries.contains(s)) {
+                return Err(RequestError::InvalidContext(
+                    "selections",
+                    format!("`{missing}` names no entry of draftOrders"),
+                ));
+            }
+            Some(list)
+        } else {
+            None
+        };
+        Ok(OrderContext {
+            user_id,
+            patient_id,
+            encounter_id,
+            draft_orders,
+            selections,
+        })
+    }
+}
+
+/// `Type/id` of every resource in a Bundle.
+fn draft_order_references(bundle: &Value) -> Vec<String> {
+    bundle
+        .get("entry")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|e| {
+            let r = e.get("resource")?;
+            Some(format!("{}/{}", r.get("resourceType")?.as_str()?, r.get("id")?.as_str()?))
+        })
+        .collect()
+}
+
+/// FHIR id: 1-64 of A-Z a-z 0-9 - .
+pub fn is_fhir_id(s: &str) -> bool {
+    !s.is_empty() && s.len() <= 64 && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
+}
+
+fn is_reference(s: &str, types: &[&str]) -> bool {
+    s.split_once('/').is_some_and(|(t, id)| types.contains(&t) && is_fhir_id(id))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn body(hook: &str, context: Value) -> Vec<u8> {
+        serde_json::to_vec(&json!({
+            "hook": hook,
+            "hookInstance": "d1577c69-dfbe-44ad-ba6d-3e05e953b2ea",
+            "fhirServer": "https://ehr.example/fhir",
+            "fhirAuthorization": {"access_token": "secret-token", "token_type": "Bearer", "expires_in": 300, "scope": "patient/*.read", "subject": "cds"},
+            "context": context,
+            "extension": {"com.example.unknown": {"nested": [1, 2.5e3]}}
+        }))
+        .unwrap()
+    }
+
+    fn draft() -> Value {
+        json!({"resourceType": "Bundle", "type": "collection", "entry": [{"resource": {"resourceType": "MedicationRequest", "id": "mr1"}}]})
+    }
+
+    #[test]
+    fn numbers_deserialize_under_arbitrary_precision() {
+        // expires_in is a plain number and extension holds an exponent: both must parse
+        // with the arbitrary_precision feature fhirbolt enables.
+        let req = parse(&body("order-sign", json!({"userId": "Practitioner/1", "patientId": "p1", "draftOrders": draft()}))).unwrap();
+        assert_eq!(req.fhir_authorization.as_ref().unwrap().expires_in, 300);
+        assert!(req.validate("order-sign").is_ok());
+    }
+
+    #[test]
+    fn debug_output_never_shows_the_token() {
+        let req = parse(&body("order-sign", json!({}))).unwrap();
+        let shown = format!("{req:?} {:?}", req.fhir_authorization);
+        assert!(!shown.contains("secret-token"), "{shown}");
+    }
+
+    #[test]
+    fn each_request_rule_has_its_error() {
+        let ctx = |extra: Value| {
+            let mut c = json!({"userId": "Practitioner/1", "patientId": "p1", "draftOrders": draft()});
+            for (k, v) in extra.as_object().unwrap() {
+                c[k] = v.clone();
+            }
+            c
+        };
+        let check = |hook: &str, expected: &str, c: Value| parse(&body(hook, c)).unwrap().validate(expected).unwrap_err();
+        assert!(matches!(check("order-select", "order-sign", ctx(json!({}))), RequestError::WrongHook { .. }));
+        assert_eq!(check("order-sign", "order-sign", json!({"patientId": "p1", "draftOrders": draft()})), RequestError::MissingContext("userId"));
+        assert!(matches!(check("order-sign", "order-sign", ctx(json!({"userId": "Device/1"}))), RequestError::InvalidContext("userId", _)));
+        assert!(matches!(check("order-sign", "order-sign", ctx(json!({"patientId": "../../x"}))), RequestError::InvalidContext("patientId", _)));
+        assert!(matches!(check("order-sign", "order-sign", ctx(json!({"draftOrders": {"resourceType": "Patient"}}))), RequestError::InvalidContext("draftOrders", _)));
+        assert_eq!(check("order-select", "order-select", ctx(json!({}))), RequestError::MissingContext("selections"));
+        assert!(matches!(
+            check("order-select", "order-select", ctx(json!({"selections": ["MedicationRequest/other"]}))),
+            RequestError::InvalidContext("selections", _)
+        ));
+        let ok = parse(&body("order-select", ctx(json!({"selections": ["MedicationRequest/mr1"]})))).unwrap();
+        assert_eq!(ok.validate("order-select").unwrap().selections, Some(vec!["MedicationRequest/mr1".to_string()]));
+    }
+
+    #[test]
+    fn instance_and_authorization_rules() {
+        let mut v: Value = serde_json::from_slice(&body("order-sign", json!({"userId": "Practitioner/1", "patientId": "p1", "draftOrders": draft()}))).unwrap();
+        v["hookInstance"] = json!("not-a-uuid");
+        let req: HookRequest = serde_json::from_value(v.clone()).unwrap();
+        assert_eq!(req.validate("order-sign").unwrap_err(), RequestError::HookInstance);
+        v["hookInstance"] = json!("d1577c69-dfbe-44ad-ba6d-3e05e953b2ea");
+        v.as_object_mut().unwrap().remove("fhirServer");
+        let req: HookRequest = serde_json::from_value(v.clone()).unwrap();
+        assert_eq!(req.validate("order-sign").unwrap_err(), RequestError::AuthorizationWithoutServer);
+        v["fhirServer"] = json!("https://ehr.example/fhir");
+        v["fhirAuthorization"]["token_type"] = json!("MAC");
+        let req: HookRequest = serde_json::from_value(v.clone()).unwrap();
+        assert_eq!(req.validate("order-sign").unwrap_err(), RequestError::TokenType);
+        v["fhirAuthorization"]["token_type"] = json!("Bearer");
+        v["fhirServer"] = json!("ftp://ehr.example/fhir");
+        let req: HookRequest = serde_json::from_value(v).unwrap();
+        assert_eq!(req.validate("order-sign").unwrap_err(), RequestError::FhirServer);
+    }
+
+    #[test]
+    fn syntax_and_shape_errors_differ() {
+        assert!(matches!(parse(b"{not json"), Err(RequestError::Json(_))));
+        assert!(matches!(parse(b"{\"hook\": \"order-sign\"}"), Err(RequestError::Shape(_))));
+    }
+}

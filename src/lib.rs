@@ -1,0 +1,20 @@
+//! omalizumab-cds: a CDS Hooks service for omalizumab orders.
+//!
+//! Layers (see docs/ARCHITECTURE.md): `http` -> `engine` (hooks, gather) -> `facts`
+//! -> `rules` -> `render`. The clinical knowledge is data in `cards/` (`profile`).
+
+pub mod cli;
+pub mod config;
+pub mod engine;
+pub mod error;
+pub mod facts;
+pub mod fhir;
+pub mod gather;
+pub mod hooks;
+pub mod http;
+pub mod profile;
+pub mod render;
+pub mod rules;
+pub mod startup;
+pub mod telemetry;
+pub mod vocab;

@@ -1,0 +1,100 @@
+//! Claim coding: HCPCS units, administration CPT, JW/JZ, the claim's diagnosis.
+
+use crate::facts::OrderFacts;
+use crate::profile::{Code, Presentation, Product, Profile};
+
+use super::IndicationChoice;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct BillingAssessment {
+    pub hcpcs: String,
+    /// Units of the drug code for the administered dose (None without a dose in mg).
+    pub units: Option<u32>,
+    pub administration_cpt: String,
+    /// JZ (nothing discarded) or JW (discarded amount on its own line); None when it
+    /// depends on a presentation the order does not name and no device makes the dose.
+    pub modifier: Option<String>,
+    pub discarded_units: Option<u32>,
+    pub presentation: PresentationBasis,
+    pub claim_diagnosis: Option<Code>,
+    /// Drug codes on the order line that are not this drug: (code, what it is).
+    pub wrong_drug_codes: Vec<(String, String)>,
+}
+
+/// What the JW/JZ decision rests on.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PresentationBasis {
+    /// The order's NDC names the product.
+    Product(String),
+    /// No NDC: assumed single-dose prefilled devices (every labeled dose can be made
+    /// from them with nothing discarded).
+    AssumedPrefilled,
+    Unknown,
+}
+
+pub fn ordered_product<'a>(profile: &'a Profile, order: &OrderFacts) -> Option<&'a Product> {
+    order.codes.iter().filter(|c| c.system == "ndc").find_map(|c| profile.product(&c.code))
+}
+
+pub fn assess(
+    profile: &Profile,
+    order: &OrderFacts,
+    ordered_mg: Option<f64>,
+    indication: Option<&IndicationChoice>,
+) -> BillingAssessment {
+    let b = &profile.billing;
+    let units = ordered_mg.map(|mg| (mg / f64::from(b.mg_per_unit)).ceil() as u32);
+    let product = ordered_product(profile, order);
+    let device_makes = |mg: f64| {
+        profile
+            .device_combinations
+            .iter()
+            .any(|combo| (f64::from(combo.iter().sum::<u32>()) - mg).abs() < 1e-6)
+    };
+
+    let (modifier, discarded_units, presentation) = match (ordered_mg, product) {
+        (Some(mg), Some(p)) if p.presentation == Presentation::Vial => {
+            let strength = f64::from(p.strength_mg);
+            let vials = (mg / strength).ceil();
+            let discarded_mg = vials * strength - mg;
+            let discarded = (discarded_mg / f64::from(b.mg_per_unit)).round() as u32;
+            let modifier = if discarded > 0 { &b.modifier_discarded } else { &b.modifier_nothing_discarded };
+            (Some(modifier.clone()), Some(discarded), PresentationBasis::Product(p.description.clone()))
+        }
+        (Some(mg), Some(p)) if device_makes(mg) => (
+            Some(b.modifier_nothing_discarded.clone()),
+            Some(0),
+            PresentationBasis::Product(p.description.clone()),
+        ),
+        (Some(_), Some(p)) => (None, None, PresentationBasis::Product(p.description.clone())),
+        (Some(mg), None) if device_makes(mg) => {
+            (Some(b.modifier_nothing_discarded.clone()), Some(0), PresentationBasis::AssumedPrefilled)
+        }
+        _ => (None, None, PresentationBasis::Unknown),
+    };
+
+    let wrong_drug_codes = order
+        .codes
+        .iter()
+        .filter(|c| c.system == "hcpcs" && c.code != b.hcpcs)
+        .map(|c| {
+            let meaning = b
+                .other_drug_codes
+                .get(&c.code)
+                .cloned()
+                .unwrap_or_else(|| format!("not {}", profile.drug));
+            (c.code.clone(), meaning)
+        })
+        .collect();
+
+    BillingAssessment {
+        hcpcs: b.hcpcs.clone(),
+        units,
+        administration_cpt: b.administration_cpt.clone(),
+        modifier,
+        discarded_units,
+        presentation,
+        claim_diagnosis: indication.and_then(|i| i.claim_code.clone()),
+        wrong_drug_codes,
+    }
+}

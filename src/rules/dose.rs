@@ -1,0 +1,142 @@
+//! Dose tables: look up the label's dose and compare the order with it.
+
+use crate::profile::{BandPosition, Cell, Dose, DoseTable, Indication, Interval, Range, TableKind};
+use crate::vocab::Reason;
+
+/// Where in a verified table the dose came from, as the label prints it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TableCell {
+    pub table: String,
+    pub lab_band: String,
+    pub weight_band: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum DoseFinding {
+    /// No dose table applies (no indication, no age, or the profile has none).
+    NoTable,
+    /// The table needs inputs the chart lacks.
+    InputsMissing { table: String },
+    TableDose { dose: Dose, cell: TableCell },
+    /// The verified table has "insufficient data to recommend a dose" here.
+    NoDoseInCell { cell: TableCell },
+    OutOfRange { table: String, reasons: Vec<Reason> },
+    /// Within an unverified table's bounds: the cell could not be checked.
+    Unverified { table: String },
+    /// Fixed dosing: any of these.
+    Options { table: String, options: Vec<Dose> },
+}
+
+impl DoseFinding {
+    pub fn reasons(&self) -> Vec<Reason> {
+        match self {
+            DoseFinding::NoDoseInCell { .. } => vec![Reason::NoDoseInTable],
+            DoseFinding::OutOfRange { reasons, .. } => reasons.clone(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// The label gives no dose for this patient: any order is a mismatch.
+    pub fn has_no_dose(&self) -> bool {
+        matches!(self, DoseFinding::NoDoseInCell { .. } | DoseFinding::OutOfRange { .. })
+    }
+}
+
+/// Look the patient up in a table. `lab` in the lab's canonical unit, `weight_kg` in kg.
+pub fn look_up(table: &DoseTable, lab: Option<f64>, weight_kg: Option<f64>) -> DoseFinding {
+    let title = table.title.clone();
+    match &table.kind {
+        TableKind::Fixed { options } => DoseFinding::Options {
+            table: title,
+            options: options.clone(),
+        },
+        TableKind::Grid { lab: lab_bands, weight, cells } => {
+            let (Some(lab), Some(kg)) = (lab, weight_kg) else {
+                return DoseFinding::InputsMissing { table: title };
+            };
+            let row = lab_bands.locate(lab);
+            let col = weight.locate(kg);
+            let mut reasons = Vec::new();
+            match row {
+                BandPosition::Below => reasons.push(Reason::IgeBelowRange),
+                BandPosition::Above => reasons.push(Reason::IgeAboveRange),
+                BandPosition::In(_) => {}
+            }
+            match col {
+                BandPosition::Below => reasons.push(Reason::WeightBelowRange),
+                BandPosition::Above => reasons.push(Reason::WeightAboveRange),
+                BandPosition::In(_) => {}
+            }
+            let (BandPosition::In(r), BandPosition::In(c)) = (row, col) else {
+                return DoseFinding::OutOfRange { table: title, reasons };
+            };
+            let cell = TableCell {
+                table: title,
+                lab_band: lab_bands.label(r),
+                weight_band: weight.label(c),
+            };
+            match cells[r][c] {
+                Cell::Dose(dose) => DoseFinding::TableDose { dose, cell },
+                Cell::NoDose => DoseFinding::NoDoseInCell { cell },
+            }
+        }
+        TableKind::Bounds { lab: lab_range, weight_kg: weight_range } => {
+            let (Some(lab), Some(kg)) = (lab, weight_kg) else {
+                return DoseFinding::InputsMissing { table: title };
+            };
+            let mut reasons = Vec::new();
+            reasons.extend(outside(lab_range, lab, Reason::IgeBelowRange, Reason::IgeAboveRange));
+            reasons.extend(outside(weight_range, kg, Reason::WeightBelowRange, Reason::WeightAboveRange));
+            if reasons.is_empty() {
+                DoseFinding::Unverified { table: title }
+            } else {
+                DoseFinding::OutOfRange { table: title, reasons }
+            }
+        }
+    }
+}
+
+/// Bounds are inclusive at both ends (the tables' outer edges).
+fn outside(range: &Range, value: f64, below: Reason, above: Reason) -> Option<Reason> {
+    if range.min.is_some_and(|m| value < m) {
+        Some(below)
+    } else if range.max.is_some_and(|m| value > m) {
+        Some(above)
+    } else {
+        None
+    }
+}
+
+/// Does the ordered dose and interval agree with the label?
+/// None when it cannot be told (no table, an unverified cell, or the order lacks a dose).
+pub fn matches(
+    finding: &DoseFinding,
+    indication: Option<&Indication>,
+    ordered_mg: Option<f64>,
+    interval: Option<Interval>,
+) -> Option<bool> {
+    if finding.has_no_dose() {
+        return Some(false);
+    }
+    let same = |d: &Dose| ordered_mg.is_some_and(|mg| (mg - f64::from(d.mg)).abs() < 1e-6) && interval == Some(d.interval);
+    match finding {
+        DoseFinding::TableDose { dose, .. } => {
+            ordered_mg.zip(interval)?;
+            Some(same(dose))
+        }
+        DoseFinding::Options { options, .. } => {
+            ordered_mg.zip(interval)?;
+            Some(options.iter().any(same))
+        }
+        _ => {
+            // Unverified or no table: an order outside the approved levels or
+            // intervals is still a mismatch.
+            let ind = indication?;
+            let level_bad = ordered_mg.is_some_and(|mg| {
+                !ind.approved_doses_mg.is_empty() && !ind.approved_doses_mg.iter().any(|l| (mg - f64::from(*l)).abs() < 1e-6)
+            });
+            let interval_bad = interval.is_some_and(|i| !ind.intervals.is_empty() && !ind.intervals.contains(&i));
+            (level_bad || interval_bad).then_some(false)
+        }
+    }
+}

@@ -1,0 +1,71 @@
+//! Build the application from settings: load and validate cards/, bind the listener.
+
+use std::net::TcpListener;
+use std::sync::{Arc, Mutex};
+
+use actix_web::{App, HttpServer, dev::Server, web};
+
+use crate::config::Settings;
+use crate::engine::Registry;
+use crate::fhir::client::FhirClient;
+use crate::gather::FhirAllowlist;
+use crate::http::{AppState, routes};
+use crate::profile::Catalog;
+
+pub struct Application {
+    port: u16,
+    server: Server,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error("cards/ is not valid:\n{0}")]
+    Cards(String),
+    #[error("{0}")]
+    Profiles(String),
+    #[error("cannot bind {0}: {1}")]
+    Bind(String, std::io::Error),
+    #[error("HTTP client: {0}")]
+    Client(String),
+}
+
+pub fn load_catalog(settings: &Settings) -> Result<Arc<Catalog>, StartupError> {
+    Catalog::load(&settings.cards_dir)
+        .map(Arc::new)
+        .map_err(|errors| StartupError::Cards(errors.iter().map(|e| format!("  {e}")).collect::<Vec<_>>().join("\n")))
+}
+
+impl Application {
+    pub fn build(settings: &Settings) -> Result<Self, StartupError> {
+        let catalog = load_catalog(settings)?;
+        let registry = Registry::new(catalog, &settings.profiles).map_err(StartupError::Profiles)?;
+        let fhir = FhirClient::new(settings.fhir_max_response_bytes, settings.fhir_max_pages)
+            .map_err(|e| StartupError::Client(e.to_string()))?;
+        let state = web::Data::new(AppState {
+            registry,
+            fhir,
+            allowlist: FhirAllowlist {
+                bases: settings.fhir_allowed.clone(),
+                allow_plain_http: settings.fhir_allow_http,
+            },
+            deadline: settings.hook_deadline,
+            max_body_bytes: settings.max_body_bytes,
+            feedback_seen: Mutex::new(Default::default()),
+        });
+        let listener = TcpListener::bind(&settings.bind).map_err(|e| StartupError::Bind(settings.bind.clone(), e))?;
+        let port = listener.local_addr().map_err(|e| StartupError::Bind(settings.bind.clone(), e))?.port();
+        let server = HttpServer::new(move || App::new().app_data(state.clone()).configure(routes))
+            .listen(listener)
+            .map_err(|e| StartupError::Bind(settings.bind.clone(), e))?
+            .run();
+        Ok(Application { port, server })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
