@@ -96,7 +96,10 @@ impl Settings {
     /// From a map of `CDS_*` names to values (later sources already merged in).
     pub fn from_map(vars: &BTreeMap<String, String>) -> Result<Self, SettingsError> {
         let get = |name: &str| vars.get(name).map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
-        let err = |name: &str, message: String| SettingsError { name: name.into(), message };
+        let err = |name: &str, message: String| SettingsError {
+            name: name.into(),
+            message,
+        };
         let number = |name: &str, default: u64| -> Result<u64, SettingsError> {
             match get(name) {
                 None => Ok(default),
@@ -112,7 +115,12 @@ impl Settings {
         };
         let list = |name: &str| -> Vec<String> {
             get(name)
-                .map(|v| v.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect())
+                .map(|v| {
+                    v.split(',')
+                        .map(|s| s.trim().to_string())
+                        .filter(|s| !s.is_empty())
+                        .collect()
+                })
                 .unwrap_or_default()
         };
 
@@ -141,8 +149,14 @@ impl Settings {
         Ok(Settings {
             bind: get("CDS_BIND").unwrap_or_else(|| "127.0.0.1:8080".into()),
             public_url,
-            cards_dir: get("CDS_CARDS_DIR").map(PathBuf::from).unwrap_or_else(default_cards_dir),
-            profiles: if profiles.is_empty() { vec!["omalizumab".into()] } else { profiles },
+            cards_dir: get("CDS_CARDS_DIR")
+                .map(PathBuf::from)
+                .unwrap_or_else(default_cards_dir),
+            profiles: if profiles.is_empty() {
+                vec!["omalizumab".into()]
+            } else {
+                profiles
+            },
             hook_deadline: Duration::from_millis(deadline_ms),
             max_body_bytes: number("CDS_MAX_BODY_BYTES", 1024 * 1024)? as usize,
             fhir_allowed,

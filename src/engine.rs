@@ -100,7 +100,12 @@ fn request_error(e: RequestError) -> ApiError {
     }
 }
 
-pub async fn run_hook(engine: &EngineContext<'_>, service_id: &str, body: &[u8], today: NaiveDate) -> Result<HookResult, ApiError> {
+pub async fn run_hook(
+    engine: &EngineContext<'_>,
+    service_id: &str,
+    body: &[u8],
+    today: NaiveDate,
+) -> Result<HookResult, ApiError> {
     let started = Instant::now();
     let (profile, service) = engine
         .registry
@@ -125,7 +130,10 @@ pub async fn run_hook(engine: &EngineContext<'_>, service_id: &str, body: &[u8],
     if orders.is_empty() {
         // Not our drug: answer at once, with no FHIR call.
         return Ok(HookResult {
-            response: CdsResponse { cards: Vec::new(), system_actions: Vec::new() },
+            response: CdsResponse {
+                cards: Vec::new(),
+                system_actions: Vec::new(),
+            },
             assessments: Vec::new(),
             outcome,
         });
@@ -182,7 +190,10 @@ pub async fn run_hook(engine: &EngineContext<'_>, service_id: &str, body: &[u8],
         assessments.push(a);
     }
     Ok(HookResult {
-        response: CdsResponse { cards, system_actions: Vec::new() },
+        response: CdsResponse {
+            cards,
+            system_actions: Vec::new(),
+        },
         assessments,
         outcome,
     })

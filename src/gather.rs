@@ -62,7 +62,10 @@ pub enum GatherError {
 }
 
 fn describe(keys: &[(String, String)]) -> String {
-    keys.iter().map(|(k, why)| format!("{k} ({why})")).collect::<Vec<_>>().join("; ")
+    keys.iter()
+        .map(|(k, why)| format!("{k} ({why})"))
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 enum Plan {
@@ -132,11 +135,17 @@ pub async fn gather(
                 let token = access.token;
                 fetches.push(Box::pin(async move {
                     let rest = client.fetch_rest(&base, &next, token, deadline, 1).await;
-                    (key, rest.map(|mut pages| {
-                        pages.insert(0, first);
-                        pages
-                    }))
-                }) as std::pin::Pin<Box<dyn Future<Output = (String, Result<Vec<Value>, FetchError>)> + Send + '_>>);
+                    (
+                        key,
+                        rest.map(|mut pages| {
+                            pages.insert(0, first);
+                            pages
+                        }),
+                    )
+                })
+                    as std::pin::Pin<
+                        Box<dyn Future<Output = (String, Result<Vec<Value>, FetchError>)> + Send + '_>,
+                    >);
             }
             Plan::Fetch(query) => {
                 let base = server.clone().expect("a server is required to fetch");

@@ -53,7 +53,10 @@ impl Application {
             feedback_seen: Mutex::new(Default::default()),
         });
         let listener = TcpListener::bind(&settings.bind).map_err(|e| StartupError::Bind(settings.bind.clone(), e))?;
-        let port = listener.local_addr().map_err(|e| StartupError::Bind(settings.bind.clone(), e))?.port();
+        let port = listener
+            .local_addr()
+            .map_err(|e| StartupError::Bind(settings.bind.clone(), e))?
+            .port();
         let server = HttpServer::new(move || App::new().app_data(state.clone()).configure(routes))
             .listen(listener)
             .map_err(|e| StartupError::Bind(settings.bind.clone(), e))?

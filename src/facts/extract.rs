@@ -83,13 +83,20 @@ impl<'a> MedicationIndex<'a> {
 
     /// Codes and text of the medication a reference names, looking first in `contained`.
     pub fn resolve(&self, reference: &Reference, contained: &[Resource], systems: &CodeSystems) -> (Vec<Code>, String) {
-        let mut text = reference.display.as_ref().and_then(|d| d.value.clone()).unwrap_or_default().to_lowercase();
+        let mut text = reference
+            .display
+            .as_ref()
+            .and_then(|d| d.value.clone())
+            .unwrap_or_default()
+            .to_lowercase();
         let Some(target) = reference.reference.as_ref().and_then(|r| r.value.as_deref()) else {
             return (Vec::new(), text);
         };
         let medication = if let Some(local) = target.strip_prefix('#') {
             contained.iter().find_map(|c| match c {
-                Resource::Medication(m) if m.id.as_ref().and_then(|i| i.value.as_deref()) == Some(local) => Some(m.as_ref()),
+                Resource::Medication(m) if m.id.as_ref().and_then(|i| i.value.as_deref()) == Some(local) => {
+                    Some(m.as_ref())
+                }
                 _ => None,
             })
         } else {
@@ -123,10 +130,12 @@ pub fn patient_facts(resources: &[Resource], unreadable: usize, systems: &CodeSy
     };
     for r in resources {
         match r {
-            Resource::Patient(p) => {
-                if facts.birth_date.is_none() {
-                    facts.birth_date = p.birth_date.as_ref().and_then(|d| d.value.as_deref()).and_then(fhir_date);
-                }
+            Resource::Patient(p) if facts.birth_date.is_none() => {
+                facts.birth_date = p
+                    .birth_date
+                    .as_ref()
+                    .and_then(|d| d.value.as_deref())
+                    .and_then(fhir_date);
             }
             Resource::Observation(o) => {
                 let status = o.status.value.as_deref().unwrap_or_default();
@@ -152,9 +161,12 @@ pub fn patient_facts(resources: &[Resource], unreadable: usize, systems: &CodeSy
                 let date = match &o.effective {
                     Some(ObservationEffective::DateTime(d)) => d.value.as_deref().and_then(fhir_date),
                     Some(ObservationEffective::Instant(d)) => d.value.as_deref().and_then(fhir_date),
-                    Some(ObservationEffective::Period(p)) => {
-                        p.start.as_ref().or(p.end.as_ref()).and_then(|d| d.value.as_deref()).and_then(fhir_date)
-                    }
+                    Some(ObservationEffective::Period(p)) => p
+                        .start
+                        .as_ref()
+                        .or(p.end.as_ref())
+                        .and_then(|d| d.value.as_deref())
+                        .and_then(fhir_date),
                     _ => None,
                 }
                 .or_else(|| o.issued.as_ref().and_then(|i| i.value.as_deref()).and_then(fhir_date));
@@ -178,7 +190,11 @@ pub fn patient_facts(resources: &[Resource], unreadable: usize, systems: &CodeSy
                 };
                 facts.conditions.push(ConditionFact {
                     reference: reference_of("Condition", c.id.as_ref().and_then(|i| i.value.as_deref())),
-                    codes: c.code.as_deref().map(|cc| concept_codes(cc, systems)).unwrap_or_default(),
+                    codes: c
+                        .code
+                        .as_deref()
+                        .map(|cc| concept_codes(cc, systems))
+                        .unwrap_or_default(),
                     active,
                 });
             }
@@ -192,7 +208,11 @@ pub fn patient_facts(resources: &[Resource], unreadable: usize, systems: &CodeSy
                     MedicationRequestMedication::Reference(r) => meds.resolve(r, &m.contained, systems),
                     _ => (Vec::new(), String::new()),
                 };
-                let date = m.authored_on.as_ref().and_then(|d| d.value.as_deref()).and_then(fhir_date);
+                let date = m
+                    .authored_on
+                    .as_ref()
+                    .and_then(|d| d.value.as_deref())
+                    .and_then(fhir_date);
                 facts.medications.push(MedicationFact {
                     reference: reference_of("MedicationRequest", m.id.as_ref().and_then(|i| i.value.as_deref())),
                     kind: MedicationRecordKind::Request,
@@ -210,7 +230,9 @@ pub fn patient_facts(resources: &[Resource], unreadable: usize, systems: &CodeSy
                     continue;
                 }
                 let (codes, text) = match &m.medication {
-                    MedicationStatementMedication::CodeableConcept(cc) => (concept_codes(cc, systems), concept_text(cc)),
+                    MedicationStatementMedication::CodeableConcept(cc) => {
+                        (concept_codes(cc, systems), concept_text(cc))
+                    }
                     MedicationStatementMedication::Reference(r) => meds.resolve(r, &m.contained, systems),
                     _ => (Vec::new(), String::new()),
                 };
@@ -225,7 +247,11 @@ pub fn patient_facts(resources: &[Resource], unreadable: usize, systems: &CodeSy
                         (start.or(end), end.or(start))
                     }
                     _ => {
-                        let d = m.date_asserted.as_ref().and_then(|d| d.value.as_deref()).and_then(fhir_date);
+                        let d = m
+                            .date_asserted
+                            .as_ref()
+                            .and_then(|d| d.value.as_deref())
+                            .and_then(fhir_date);
                         (d, d)
                     }
                 };
@@ -265,7 +291,10 @@ pub fn patient_facts(resources: &[Resource], unreadable: usize, systems: &CodeSy
                     _ => (None, None),
                 };
                 facts.medications.push(MedicationFact {
-                    reference: reference_of("MedicationAdministration", m.id.as_ref().and_then(|i| i.value.as_deref())),
+                    reference: reference_of(
+                        "MedicationAdministration",
+                        m.id.as_ref().and_then(|i| i.value.as_deref()),
+                    ),
                     kind: MedicationRecordKind::Administration,
                     codes,
                     text,

@@ -91,7 +91,10 @@ pub struct OrderFacts {
 pub enum OrderedDose {
     Missing,
     /// A dose whose unit is not a mass (e.g. mL): cannot be compared with the label.
-    NotMass { value: f64, unit: String },
+    NotMass {
+        value: f64,
+        unit: String,
+    },
     Mg(f64),
 }
 

@@ -29,8 +29,12 @@ pub fn recognise_orders(
     let meds = MedicationIndex::new(&parsed.resources);
     let mut found = Vec::new();
     for (resource, raw) in parsed.resources.iter().zip(&parsed.raw) {
-        let Resource::MedicationRequest(mr) = resource else { continue };
-        let Some(id) = mr.id.as_ref().and_then(|i| i.value.as_deref()) else { continue };
+        let Resource::MedicationRequest(mr) = resource else {
+            continue;
+        };
+        let Some(id) = mr.id.as_ref().and_then(|i| i.value.as_deref()) else {
+            continue;
+        };
         let reference = format!("MedicationRequest/{id}");
         if let Some(selected) = selections
             && !selected.iter().any(|s| s == &reference)
@@ -64,10 +68,16 @@ fn order_facts(
     units: &UnitTable,
 ) -> OrderFacts {
     let dosage = mr.dosage_instruction.first();
-    let mut reason_codes: Vec<Code> = mr.reason_code.iter().flat_map(|cc| concept_codes(cc, systems)).collect();
+    let mut reason_codes: Vec<Code> = mr
+        .reason_code
+        .iter()
+        .flat_map(|cc| concept_codes(cc, systems))
+        .collect();
     let mut reason_references = Vec::new();
     for r in &mr.reason_reference {
-        let Some(target) = r.reference.as_ref().and_then(|v| v.value.as_deref()) else { continue };
+        let Some(target) = r.reference.as_ref().and_then(|v| v.value.as_deref()) else {
+            continue;
+        };
         if let Some(local) = target.strip_prefix('#') {
             // A contained Condition: its codes are right here.
             for c in &mr.contained {
@@ -102,7 +112,11 @@ fn order_facts(
         interval: dosage.and_then(interval),
         reason_codes,
         reason_references,
-        authored_on: mr.authored_on.as_ref().and_then(|d| d.value.as_deref()).and_then(fhir_date),
+        authored_on: mr
+            .authored_on
+            .as_ref()
+            .and_then(|d| d.value.as_deref())
+            .and_then(fhir_date),
         instructions: instructions.join(" | ").to_lowercase(),
     }
 }
@@ -148,7 +162,11 @@ fn round_mg(mg: f64) -> f64 {
 fn interval(d: &Dosage) -> Option<Interval> {
     let repeat = d.timing.as_ref()?.repeat.as_ref()?;
     let frequency = repeat.frequency.as_ref().and_then(|f| f.value).unwrap_or(1);
-    let period = repeat.period.as_ref().and_then(|p| p.value.as_deref()).and_then(fhir_decimal)?;
+    let period = repeat
+        .period
+        .as_ref()
+        .and_then(|p| p.value.as_deref())
+        .and_then(fhir_decimal)?;
     let unit = repeat.period_unit.as_ref().and_then(|u| u.value.as_deref())?;
     if frequency == 0 || period <= 0.0 {
         return None;

@@ -66,7 +66,9 @@ impl FhirClient {
             if pages.len() >= self.max_pages {
                 return Err(FetchError::TooManyPages(self.max_pages));
             }
-            let next = Url::parse(&next).or_else(|_| base.join(&next)).map_err(|_| FetchError::BadUrl)?;
+            let next = Url::parse(&next)
+                .or_else(|_| base.join(&next))
+                .map_err(|_| FetchError::BadUrl)?;
             if !within(base, &next) {
                 return Err(FetchError::ForeignLink);
             }
@@ -90,7 +92,9 @@ impl FhirClient {
             if pages_already + pages.len() >= self.max_pages {
                 return Err(FetchError::TooManyPages(self.max_pages));
             }
-            let url = Url::parse(&link).or_else(|_| base.join(&link)).map_err(|_| FetchError::BadUrl)?;
+            let url = Url::parse(&link)
+                .or_else(|_| base.join(&link))
+                .map_err(|_| FetchError::BadUrl)?;
             if !within(base, &url) {
                 return Err(FetchError::ForeignLink);
             }
@@ -102,19 +106,29 @@ impl FhirClient {
     }
 
     async fn get(&self, url: Url, token: Option<&str>, deadline: Instant) -> Result<Value, FetchError> {
-        let mut req = self.http.get(url).header("Accept", "application/fhir+json, application/json");
+        let mut req = self
+            .http
+            .get(url)
+            .header("Accept", "application/fhir+json, application/json");
         if let Some(t) = token {
             req = req.bearer_auth(t);
         }
         let work = async {
             let mut resp = req.send().await.map_err(|e| {
-                if e.is_timeout() { FetchError::Timeout } else { FetchError::Connect }
+                if e.is_timeout() {
+                    FetchError::Timeout
+                } else {
+                    FetchError::Connect
+                }
             })?;
             let status = resp.status();
             if !status.is_success() {
                 return Err(FetchError::Status(status.as_u16()));
             }
-            if resp.content_length().is_some_and(|l| l as usize > self.max_response_bytes) {
+            if resp
+                .content_length()
+                .is_some_and(|l| l as usize > self.max_response_bytes)
+            {
                 return Err(FetchError::TooLarge(self.max_response_bytes));
             }
             let mut body = Vec::new();
@@ -126,7 +140,9 @@ impl FhirClient {
             }
             serde_json::from_slice(&body).map_err(|_| FetchError::NotJson)
         };
-        tokio::time::timeout_at(deadline, work).await.map_err(|_| FetchError::Timeout)?
+        tokio::time::timeout_at(deadline, work)
+            .await
+            .map_err(|_| FetchError::Timeout)?
     }
 }
 
@@ -138,7 +154,11 @@ pub fn join(base: &Url, relative: &str) -> Result<Url, FetchError> {
     }
     let relative = relative.trim_start_matches('/');
     let joined = base.join(relative).map_err(|_| FetchError::BadUrl)?;
-    if within(&base, &joined) { Ok(joined) } else { Err(FetchError::BadUrl) }
+    if within(&base, &joined) {
+        Ok(joined)
+    } else {
+        Err(FetchError::BadUrl)
+    }
 }
 
 /// Same scheme, host and port, and a path under the base's path: compared on parsed
@@ -168,9 +188,14 @@ mod tests {
     #[test]
     fn join_keeps_the_base_path() {
         let base = u("https://ehr.example/fhir/r4");
-        assert_eq!(join(&base, "Patient/1").unwrap().as_str(), "https://ehr.example/fhir/r4/Patient/1");
         assert_eq!(
-            join(&base, "/Observation?patient=1&code=http://loinc.org|29463-7").unwrap().path(),
+            join(&base, "Patient/1").unwrap().as_str(),
+            "https://ehr.example/fhir/r4/Patient/1"
+        );
+        assert_eq!(
+            join(&base, "/Observation?patient=1&code=http://loinc.org|29463-7")
+                .unwrap()
+                .path(),
             "/fhir/r4/Observation"
         );
         assert!(join(&base, "../../admin").is_err());

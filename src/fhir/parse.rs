@@ -31,7 +31,9 @@ pub fn parse_value(v: &Value) -> Parsed {
         Some("Bundle") => {
             out.next = next_link_of(v);
             for entry in v.get("entry").and_then(Value::as_array).into_iter().flatten() {
-                let Some(resource) = entry.get("resource") else { continue };
+                let Some(resource) = entry.get("resource") else {
+                    continue;
+                };
                 if is_operation_outcome(resource) {
                     continue;
                 }

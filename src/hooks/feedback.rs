@@ -91,7 +91,12 @@ fn item(v: Value) -> Result<FeedbackItem, String> {
         "overridden" => Outcome::Overridden,
         other => return Err(format!("outcome `{other}` must be accepted or overridden")),
     };
-    let accepted_suggestions: Vec<String> = raw.accepted_suggestions.unwrap_or_default().into_iter().map(|a| a.id).collect();
+    let accepted_suggestions: Vec<String> = raw
+        .accepted_suggestions
+        .unwrap_or_default()
+        .into_iter()
+        .map(|a| a.id)
+        .collect();
     if outcome == Outcome::Accepted && accepted_suggestions.is_empty() {
         return Err("acceptedSuggestions is required when the outcome is accepted".into());
     }
@@ -137,18 +142,24 @@ mod tests {
         let a = one(json!({"card": "c1", "outcome": "accepted", "acceptedSuggestions": [{"id": "s1"}], "outcomeTimestamp": "2026-11-23T10:00:00Z"})).unwrap();
         assert_eq!(a[0].accepted_suggestions, vec!["s1"]);
         let o = one(json!({"card": "c1", "outcome": "overridden", "overrideReason": {"reason": {"system": "urn:x", "code": "clinical-judgment", "display": "x"}, "userComment": "seen"}, "outcomeTimestamp": "2026-11-23T10:00:00+01:00"})).unwrap();
-        assert_eq!(o[0].override_reason.as_ref().unwrap().code.as_deref(), Some("clinical-judgment"));
+        assert_eq!(
+            o[0].override_reason.as_ref().unwrap().code.as_deref(),
+            Some("clinical-judgment")
+        );
     }
 
     #[test]
     fn bad_items_are_named() {
-        let e = one(json!({"card": "c1", "outcome": "ignored", "outcomeTimestamp": "2026-11-23T10:00:00Z"})).unwrap_err();
+        let e =
+            one(json!({"card": "c1", "outcome": "ignored", "outcomeTimestamp": "2026-11-23T10:00:00Z"})).unwrap_err();
         assert!(e.starts_with("feedback[0]: outcome"), "{e}");
-        let e = one(json!({"card": "c1", "outcome": "accepted", "outcomeTimestamp": "2026-11-23T10:00:00Z"})).unwrap_err();
+        let e =
+            one(json!({"card": "c1", "outcome": "accepted", "outcomeTimestamp": "2026-11-23T10:00:00Z"})).unwrap_err();
         assert!(e.contains("acceptedSuggestions"), "{e}");
         let e = one(json!({"card": "c1", "outcome": "overridden", "outcomeTimestamp": "yesterday"})).unwrap_err();
         assert!(e.contains("outcomeTimestamp"), "{e}");
-        let e = one(json!({"card": "", "outcome": "overridden", "outcomeTimestamp": "2026-11-23T10:00:00Z"})).unwrap_err();
+        let e =
+            one(json!({"card": "", "outcome": "overridden", "outcomeTimestamp": "2026-11-23T10:00:00Z"})).unwrap_err();
         assert!(e.contains("card"), "{e}");
         let e = one(json!({"card": "c", "outcome": "overridden", "overrideReason": {}, "outcomeTimestamp": "2026-11-23T10:00:00Z"})).unwrap_err();
         assert!(e.contains("overrideReason"), "{e}");

@@ -54,12 +54,18 @@ mod tests {
     #[test]
     fn tokens_fill_from_context() {
         let c = ctx("Practitioner/dr7", Some("e9"));
-        assert_eq!(render("Patient/{{context.patientId}}", &c).as_deref(), Some("Patient/p-1"));
+        assert_eq!(
+            render("Patient/{{context.patientId}}", &c).as_deref(),
+            Some("Patient/p-1")
+        );
         assert_eq!(
             render("Encounter/{{context.encounterId}}?u={{ userPractitionerId }}", &c).as_deref(),
             Some("Encounter/e9?u=dr7")
         );
-        assert_eq!(render("x={{context.userId}}", &c).as_deref(), Some("x=Practitioner/dr7"));
+        assert_eq!(
+            render("x={{context.userId}}", &c).as_deref(),
+            Some("x=Practitioner/dr7")
+        );
     }
 
     #[test]
@@ -67,7 +73,10 @@ mod tests {
         let c = ctx("PractitionerRole/r1", None);
         assert_eq!(render("Encounter/{{context.encounterId}}", &c), None);
         assert_eq!(render("Practitioner/{{userPractitionerId}}", &c), None);
-        assert_eq!(render("PractitionerRole/{{userPractitionerRoleId}}", &c).as_deref(), Some("PractitionerRole/r1"));
+        assert_eq!(
+            render("PractitionerRole/{{userPractitionerRoleId}}", &c).as_deref(),
+            Some("PractitionerRole/r1")
+        );
         assert_eq!(render("{{unknown}}", &c), None);
         assert_eq!(render("{{context.patientId", &c), None);
     }

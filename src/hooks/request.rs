@@ -134,8 +134,14 @@ impl HookRequest {
             }
         };
         let user_id = string("userId")?.ok_or(RequestError::MissingContext("userId"))?;
-        if !is_reference(&user_id, &["Practitioner", "PractitionerRole", "Patient", "RelatedPerson"]) {
-            return Err(RequestError::InvalidContext("userId", "must be like Practitioner/123".into()));
+        if !is_reference(
+            &user_id,
+            &["Practitioner", "PractitionerRole", "Patient", "RelatedPerson"],
+        ) {
+            return Err(RequestError::InvalidContext(
+                "userId",
+                "must be like Practitioner/123".into(),
+            ));
         }
         let patient_id = string("patientId")?.ok_or(RequestError::MissingContext("patientId"))?;
         if !is_fhir_id(&patient_id) {
@@ -145,16 +151,26 @@ impl HookRequest {
         if encounter_id.as_deref().is_some_and(|e| !is_fhir_id(e)) {
             return Err(RequestError::InvalidContext("encounterId", "must be a FHIR id".into()));
         }
-        let draft_orders = ctx.get("draftOrders").cloned().ok_or(RequestError::MissingContext("draftOrders"))?;
+        let draft_orders = ctx
+            .get("draftOrders")
+            .cloned()
+            .ok_or(RequestError::MissingContext("draftOrders"))?;
         if draft_orders.get("resourceType").and_then(Value::as_str) != Some("Bundle") {
-            return Err(RequestError::InvalidContext("draftOrders", "must be a FHIR Bundle".into()));
+            return Err(RequestError::InvalidContext(
+                "draftOrders",
+                "must be a FHIR Bundle".into(),
+            ));
         }
         let selections = if expected == "order-select" {
-            let list = ctx.get("selections").ok_or(RequestError::MissingContext("selections"))?;
+            let list = ctx
+                .get("selections")
+                .ok_or(RequestError::MissingContext("selections"))?;
             let list: Vec<String> = list
                 .as_array()
                 .and_then(|a| a.iter().map(|v| v.as_str().map(str::to_string)).collect())
-                .ok_or_else(|| RequestError::InvalidContext("selections", "must be a list of Type/id strings".into()))?;
+                .ok_or_else(|| {
+                    RequestError::InvalidContext("selections", "must be a list of Type/id strings".into())
+                })?;
             let entries = draft_order_references(&draft_orders);
             if let Some(missing) = list.iter().find(|s| !entries.contains(s)) {
                 return Err(RequestError::InvalidContext(
@@ -185,7 +201,11 @@ fn draft_order_references(bundle: &Value) -> Vec<String> {
         .flatten()
         .filter_map(|e| {
             let r = e.get("resource")?;
-            Some(format!("{}/{}", r.get("resourceType")?.as_str()?, r.get("id")?.as_str()?))
+            Some(format!(
+                "{}/{}",
+                r.get("resourceType")?.as_str()?,
+                r.get("id")?.as_str()?
+            ))
         })
         .collect()
 }
@@ -196,7 +216,8 @@ pub fn is_fhir_id(s: &str) -> bool {
 }
 
 fn is_reference(s: &str, types: &[&str]) -> bool {
-    s.split_once('/').is_some_and(|(t, id)| types.contains(&t) && is_fhir_id(id))
+    s.split_once('/')
+        .is_some_and(|(t, id)| types.contains(&t) && is_fhir_id(id))
 }
 
 #[cfg(test)]
@@ -224,7 +245,11 @@ mod tests {
     fn numbers_deserialize_under_arbitrary_precision() {
         // expires_in is a plain number and extension holds an exponent: both must parse
         // with the arbitrary_precision feature fhirbolt enables.
-        let req = parse(&body("order-sign", json!({"userId": "Practitioner/1", "patientId": "p1", "draftOrders": draft()}))).unwrap();
+        let req = parse(&body(
+            "order-sign",
+            json!({"userId": "Practitioner/1", "patientId": "p1", "draftOrders": draft()}),
+        ))
+        .unwrap();
         assert_eq!(req.fhir_authorization.as_ref().unwrap().expires_in, 300);
         assert!(req.validate("order-sign").is_ok());
     }
@@ -245,31 +270,76 @@ mod tests {
             }
             c
         };
-        let check = |hook: &str, expected: &str, c: Value| parse(&body(hook, c)).unwrap().validate(expected).unwrap_err();
-        assert!(matches!(check("order-select", "order-sign", ctx(json!({}))), RequestError::WrongHook { .. }));
-        assert_eq!(check("order-sign", "order-sign", json!({"patientId": "p1", "draftOrders": draft()})), RequestError::MissingContext("userId"));
-        assert!(matches!(check("order-sign", "order-sign", ctx(json!({"userId": "Device/1"}))), RequestError::InvalidContext("userId", _)));
-        assert!(matches!(check("order-sign", "order-sign", ctx(json!({"patientId": "../../x"}))), RequestError::InvalidContext("patientId", _)));
-        assert!(matches!(check("order-sign", "order-sign", ctx(json!({"draftOrders": {"resourceType": "Patient"}}))), RequestError::InvalidContext("draftOrders", _)));
-        assert_eq!(check("order-select", "order-select", ctx(json!({}))), RequestError::MissingContext("selections"));
+        let check =
+            |hook: &str, expected: &str, c: Value| parse(&body(hook, c)).unwrap().validate(expected).unwrap_err();
         assert!(matches!(
-            check("order-select", "order-select", ctx(json!({"selections": ["MedicationRequest/other"]}))),
+            check("order-select", "order-sign", ctx(json!({}))),
+            RequestError::WrongHook { .. }
+        ));
+        assert_eq!(
+            check(
+                "order-sign",
+                "order-sign",
+                json!({"patientId": "p1", "draftOrders": draft()})
+            ),
+            RequestError::MissingContext("userId")
+        );
+        assert!(matches!(
+            check("order-sign", "order-sign", ctx(json!({"userId": "Device/1"}))),
+            RequestError::InvalidContext("userId", _)
+        ));
+        assert!(matches!(
+            check("order-sign", "order-sign", ctx(json!({"patientId": "../../x"}))),
+            RequestError::InvalidContext("patientId", _)
+        ));
+        assert!(matches!(
+            check(
+                "order-sign",
+                "order-sign",
+                ctx(json!({"draftOrders": {"resourceType": "Patient"}}))
+            ),
+            RequestError::InvalidContext("draftOrders", _)
+        ));
+        assert_eq!(
+            check("order-select", "order-select", ctx(json!({}))),
+            RequestError::MissingContext("selections")
+        );
+        assert!(matches!(
+            check(
+                "order-select",
+                "order-select",
+                ctx(json!({"selections": ["MedicationRequest/other"]}))
+            ),
             RequestError::InvalidContext("selections", _)
         ));
-        let ok = parse(&body("order-select", ctx(json!({"selections": ["MedicationRequest/mr1"]})))).unwrap();
-        assert_eq!(ok.validate("order-select").unwrap().selections, Some(vec!["MedicationRequest/mr1".to_string()]));
+        let ok = parse(&body(
+            "order-select",
+            ctx(json!({"selections": ["MedicationRequest/mr1"]})),
+        ))
+        .unwrap();
+        assert_eq!(
+            ok.validate("order-select").unwrap().selections,
+            Some(vec!["MedicationRequest/mr1".to_string()])
+        );
     }
 
     #[test]
     fn instance_and_authorization_rules() {
-        let mut v: Value = serde_json::from_slice(&body("order-sign", json!({"userId": "Practitioner/1", "patientId": "p1", "draftOrders": draft()}))).unwrap();
+        let mut v: Value = serde_json::from_slice(&body(
+            "order-sign",
+            json!({"userId": "Practitioner/1", "patientId": "p1", "draftOrders": draft()}),
+        ))
+        .unwrap();
         v["hookInstance"] = json!("not-a-uuid");
         let req: HookRequest = serde_json::from_value(v.clone()).unwrap();
         assert_eq!(req.validate("order-sign").unwrap_err(), RequestError::HookInstance);
         v["hookInstance"] = json!("d1577c69-dfbe-44ad-ba6d-3e05e953b2ea");
         v.as_object_mut().unwrap().remove("fhirServer");
         let req: HookRequest = serde_json::from_value(v.clone()).unwrap();
-        assert_eq!(req.validate("order-sign").unwrap_err(), RequestError::AuthorizationWithoutServer);
+        assert_eq!(
+            req.validate("order-sign").unwrap_err(),
+            RequestError::AuthorizationWithoutServer
+        );
         v["fhirServer"] = json!("https://ehr.example/fhir");
         v["fhirAuthorization"]["token_type"] = json!("MAC");
         let req: HookRequest = serde_json::from_value(v.clone()).unwrap();
@@ -283,6 +353,9 @@ mod tests {
     #[test]
     fn syntax_and_shape_errors_differ() {
         assert!(matches!(parse(b"{not json"), Err(RequestError::Json(_))));
-        assert!(matches!(parse(b"{\"hook\": \"order-sign\"}"), Err(RequestError::Shape(_))));
+        assert!(matches!(
+            parse(b"{\"hook\": \"order-sign\"}"),
+            Err(RequestError::Shape(_))
+        ));
     }
 }

@@ -131,7 +131,12 @@ pub async fn feedback(
     let body = read_body(&req, payload, state.max_body_bytes).await?;
     let items = feedback::parse(&body).map_err(ApiError::BadRequest)?;
     for item in &items {
-        let key = format!("{}|{}|{}", item.card, item.outcome.code(), item.outcome_timestamp.to_rfc3339());
+        let key = format!(
+            "{}|{}|{}",
+            item.card,
+            item.outcome.code(),
+            item.outcome_timestamp.to_rfc3339()
+        );
         let new = state.feedback_seen.lock().map(|mut s| s.insert(key)).unwrap_or(true);
         // Card uuids and override codes only: no patient data and no free-text comment.
         tracing::info!(

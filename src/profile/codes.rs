@@ -87,9 +87,7 @@ pub fn normalize_ndc_product(ndc: &str) -> Option<String> {
             }
             Some(format!("{labeler:0>5}-{product:0>4}"))
         }
-        [digits] if digits.len() == 11 && all_digits(digits) => {
-            Some(format!("{}-{}", &digits[..5], &digits[5..9]))
-        }
+        [digits] if digits.len() == 11 && all_digits(digits) => Some(format!("{}-{}", &digits[..5], &digits[5..9])),
         _ => None,
     }
 }

@@ -172,8 +172,16 @@ mod tests {
 
     #[test]
     fn gaps_and_overlaps_are_rejected() {
-        assert!(Bands::new(&[[30.0, 100.0], [101.0, 200.0]]).unwrap_err().contains("contiguous"));
-        assert!(Bands::new(&[[30.0, 100.0], [90.0, 200.0]]).unwrap_err().contains("contiguous"));
+        assert!(
+            Bands::new(&[[30.0, 100.0], [101.0, 200.0]])
+                .unwrap_err()
+                .contains("contiguous")
+        );
+        assert!(
+            Bands::new(&[[30.0, 100.0], [90.0, 200.0]])
+                .unwrap_err()
+                .contains("contiguous")
+        );
         assert!(Bands::new(&[[30.0, 30.0]]).is_err());
         assert!(Bands::new(&[]).is_err());
     }
@@ -182,11 +190,17 @@ mod tests {
     fn cells_parse_doses_and_no_dose() {
         assert_eq!(
             parse_cell("225 q2w"),
-            Ok(Cell::Dose(Dose { mg: 225, interval: Interval::Weeks(2) }))
+            Ok(Cell::Dose(Dose {
+                mg: 225,
+                interval: Interval::Weeks(2)
+            }))
         );
         assert_eq!(
             parse_cell(" 600 q6mo "),
-            Ok(Cell::Dose(Dose { mg: 600, interval: Interval::Months(6) }))
+            Ok(Cell::Dose(Dose {
+                mg: 600,
+                interval: Interval::Months(6)
+            }))
         );
         assert_eq!(parse_cell("none"), Ok(Cell::NoDose));
         for bad in ["225", "225 2w", "q2w", "0 q2w", "225 q0w", "225 q2d", "-5 q2w"] {

@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 pub use codes::{Code, CodeSet, CodeSystems};
-pub use dose::{Bands, BandPosition, Cell, Dose, Interval};
+pub use dose::{BandPosition, Bands, Cell, Dose, Interval};
 pub use files::{CodingFile, LinkFile, SourceFile, TextFile};
 pub use units::UnitTable;
 pub use validate::{ProfileError, load_catalog};
@@ -90,11 +90,15 @@ impl Profile {
 
     pub fn therapy(&self, id: &str) -> &Therapy {
         // The loader checks every therapy reference, so a miss is a programming error.
-        self.therapies.get(id).unwrap_or_else(|| panic!("therapy {id} checked at load"))
+        self.therapies
+            .get(id)
+            .unwrap_or_else(|| panic!("therapy {id} checked at load"))
     }
 
     pub fn observation_set(&self, id: &str) -> &ObservationSet {
-        self.observations.get(id).unwrap_or_else(|| panic!("observation set {id} checked at load"))
+        self.observations
+            .get(id)
+            .unwrap_or_else(|| panic!("observation set {id} checked at load"))
     }
 
     /// Concurrent biologics, when the profile lists them.
@@ -218,10 +222,7 @@ pub enum TableKind {
         cells: Vec<Vec<Cell>>,
     },
     /// A table whose cells could not be verified: only its outer bounds are known.
-    Bounds {
-        lab: Range,
-        weight_kg: Range,
-    },
+    Bounds { lab: Range, weight_kg: Range },
     /// Doses that do not depend on lab or weight.
     Fixed { options: Vec<Dose> },
 }

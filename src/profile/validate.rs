@@ -61,7 +61,10 @@ impl Checker<'_> {
     fn codes(&mut self, field: &str, lists: &CodeLists, systems: &CodeSystems) -> CodeSet {
         for (system, codes) in lists {
             if !systems.is_known(system) {
-                self.error(format!("{field}.{system}"), "unknown code system (see cards/common/code-systems.toml)");
+                self.error(
+                    format!("{field}.{system}"),
+                    "unknown code system (see cards/common/code-systems.toml)",
+                );
             }
             if codes.iter().any(|c| c.trim().is_empty()) {
                 self.error(format!("{field}.{system}"), "empty code");
@@ -210,7 +213,10 @@ fn load_profile(
     let sources = pf.sources.clone();
 
     // code-lists.toml first: the other files refer to its sets.
-    let mut c = Checker { file: dir.join("code-lists.toml"), errors };
+    let mut c = Checker {
+        file: dir.join("code-lists.toml"),
+        errors,
+    };
     let mut therapies = BTreeMap::new();
     for (id, t) in &lists.therapies {
         let f = format!("therapies.{id}");
@@ -241,7 +247,10 @@ fn load_profile(
         if let Some(q) = &o.quantity
             && !units.has_kind(q)
         {
-            c.error(format!("{f}.quantity"), format!("`{q}` is not a quantity in cards/common/units.toml"));
+            c.error(
+                format!("{f}.quantity"),
+                format!("`{q}` is not a quantity in cards/common/units.toml"),
+            );
         }
         observations.insert(
             id.clone(),
@@ -256,10 +265,16 @@ fn load_profile(
     }
 
     // profile.toml
-    let mut c = Checker { file: dir.join("profile.toml"), errors: c.errors };
+    let mut c = Checker {
+        file: dir.join("profile.toml"),
+        errors: c.errors,
+    };
     let folder = dir.file_name().and_then(|n| n.to_str()).unwrap_or_default();
     if pf.profile.id != folder {
-        c.error("profile.id", format!("`{}` must equal the folder name `{folder}`", pf.profile.id));
+        c.error(
+            "profile.id",
+            format!("`{}` must equal the folder name `{folder}`", pf.profile.id),
+        );
     }
     for (id, s) in &sources {
         if !["V", "S", "U"].contains(&s.confidence.as_str()) {
@@ -272,8 +287,16 @@ fn load_profile(
         if !HOOKS.contains(&s.hook.as_str()) {
             c.error(format!("{f}.hook"), format!("`{}` is not one of {HOOKS:?}", s.hook));
         }
-        if s.id.is_empty() || !s.id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
-            c.error(format!("{f}.id"), "must be non-empty and URL-safe (letters, digits, - and _)");
+        if s.id.is_empty()
+            || !s
+                .id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        {
+            c.error(
+                format!("{f}.id"),
+                "must be non-empty and URL-safe (letters, digits, - and _)",
+            );
         }
         let mut prefetch = BTreeMap::new();
         for (key, template) in &s.prefetch {
@@ -321,7 +344,10 @@ fn load_profile(
             }
         };
         let Some(ndc_product) = normalize_ndc_product(&p.ndc_product) else {
-            c.error(format!("{f}.ndc_product"), "not an NDC labeler-product code like 50242-040");
+            c.error(
+                format!("{f}.ndc_product"),
+                "not an NDC labeler-product code like 50242-040",
+            );
             continue;
         };
         products.push(Product {
@@ -360,13 +386,17 @@ fn load_profile(
     let dosing = match &pf.dosing {
         Some(d) => {
             c.source("dosing.source", &d.source, &sources);
-            for (field, set, kind) in [("dosing.weight", &d.weight, "mass"), ("dosing.baseline_lab", &d.baseline_lab, "")] {
+            for (field, set, kind) in [
+                ("dosing.weight", &d.weight, "mass"),
+                ("dosing.baseline_lab", &d.baseline_lab, ""),
+            ] {
                 if let Some(set) = set {
                     match observations.get(set) {
                         None => c.error(field, format!("observation set `{set}` is not in code-lists.toml")),
-                        Some(o) if o.quantity.is_none() => {
-                            c.error(field, format!("observation set `{set}` needs a quantity to be read as a number"))
-                        }
+                        Some(o) if o.quantity.is_none() => c.error(
+                            field,
+                            format!("observation set `{set}` needs a quantity to be read as a number"),
+                        ),
                         Some(o) if !kind.is_empty() && o.quantity.as_deref() != Some(kind) => {
                             c.error(field, format!("observation set `{set}` must have quantity `{kind}`"))
                         }
@@ -375,7 +405,10 @@ fn load_profile(
                 }
             }
             if d.baseline_lab.is_some() && d.baseline_lab_washout_days.is_none_or(|w| w <= 0) {
-                c.error("dosing.baseline_lab_washout_days", "needed (a positive number of days) with baseline_lab");
+                c.error(
+                    "dosing.baseline_lab_washout_days",
+                    "needed (a positive number of days) with baseline_lab",
+                );
             }
             Dosing {
                 weight: d.weight.clone(),
@@ -394,7 +427,10 @@ fn load_profile(
         c.error("billing", "hcpcs and administration_cpt are required");
     }
     if b.other_drug_codes.contains_key(&b.hcpcs) {
-        c.error("billing.other_drug_codes", format!("lists this drug's own code {}", b.hcpcs));
+        c.error(
+            "billing.other_drug_codes",
+            format!("lists this drug's own code {}", b.hcpcs),
+        );
     }
     let billing = Billing {
         hcpcs: b.hcpcs.to_ascii_uppercase(),
@@ -405,7 +441,11 @@ fn load_profile(
         modifier_nothing_discarded: b.modifier_nothing_discarded.clone(),
         modifier_discarded: b.modifier_discarded.clone(),
         prior_authorization: b.prior_authorization.clone(),
-        other_drug_codes: b.other_drug_codes.iter().map(|(k, v)| (k.to_ascii_uppercase(), v.clone())).collect(),
+        other_drug_codes: b
+            .other_drug_codes
+            .iter()
+            .map(|(k, v)| (k.to_ascii_uppercase(), v.clone()))
+            .collect(),
     };
     c.source("safety.source", &pf.safety.source, &sources);
     let self_administration = pf.safety.self_administration.as_ref().map(|s| {
@@ -425,7 +465,10 @@ fn load_profile(
     }
 
     // indications.toml
-    let mut c = Checker { file: dir.join("indications.toml"), errors: c.errors };
+    let mut c = Checker {
+        file: dir.join("indications.toml"),
+        errors: c.errors,
+    };
     c.source("not_labeled.source", &ind.not_labeled.source, &sources);
     let not_labeled = c.codes("not_labeled.codes", &ind.not_labeled.codes, systems);
     let mut indications = Vec::new();
@@ -456,7 +499,10 @@ fn load_profile(
             let rf = format!("{f}.requirements[{j}]");
             c.source(&format!("{rf}.source"), &r.source, &sources);
             if DocumentationGap::BUILT_IN.iter().any(|g| g.code() == r.gap) {
-                c.error(format!("{rf}.gap"), format!("`{}` is a built-in gap; requirements name their own", r.gap));
+                c.error(
+                    format!("{rf}.gap"),
+                    format!("`{}` is a built-in gap; requirements name their own", r.gap),
+                );
             }
             requirement_gaps.insert(r.gap.clone());
             let check = match (&r.therapy, &r.observation) {
@@ -466,11 +512,17 @@ fn load_profile(
                     before_first_dose: r.before_first_dose,
                 },
                 (Some(t), None) => {
-                    c.error(format!("{rf}.therapy"), format!("therapy `{t}` is not in code-lists.toml"));
+                    c.error(
+                        format!("{rf}.therapy"),
+                        format!("therapy `{t}` is not in code-lists.toml"),
+                    );
                     continue;
                 }
                 (None, Some(o)) => {
-                    c.error(format!("{rf}.observation"), format!("observation set `{o}` is not in code-lists.toml"));
+                    c.error(
+                        format!("{rf}.observation"),
+                        format!("observation set `{o}` is not in code-lists.toml"),
+                    );
                     continue;
                 }
                 _ => {
@@ -478,7 +530,10 @@ fn load_profile(
                     continue;
                 }
             };
-            requirements.push(Requirement { gap: r.gap.clone(), check });
+            requirements.push(Requirement {
+                gap: r.gap.clone(),
+                check,
+            });
         }
         indications.push(Indication {
             id: x.id.clone(),
@@ -499,11 +554,17 @@ fn load_profile(
     let mut precedences = BTreeSet::new();
     for x in &indications {
         if !precedences.insert(x.precedence) {
-            c.error("indications.precedence", format!("precedence {} is used twice: the order must be total", x.precedence));
+            c.error(
+                "indications.precedence",
+                format!("precedence {} is used twice: the order must be total", x.precedence),
+            );
         }
     }
     // Device combinations must make approved doses (and nothing else).
-    let all_levels: BTreeSet<u32> = indications.iter().flat_map(|i| i.approved_doses_mg.iter().copied()).collect();
+    let all_levels: BTreeSet<u32> = indications
+        .iter()
+        .flat_map(|i| i.approved_doses_mg.iter().copied())
+        .collect();
     for combo in &device_combinations {
         let sum: u32 = combo.iter().sum();
         if !all_levels.contains(&sum) {
@@ -516,13 +577,19 @@ fn load_profile(
     }
 
     // dose-tables.toml
-    let mut c = Checker { file: dir.join("dose-tables.toml"), errors: c.errors };
+    let mut c = Checker {
+        file: dir.join("dose-tables.toml"),
+        errors: c.errors,
+    };
     let mut dose_tables = Vec::new();
     for (i, t) in tables.tables.iter().enumerate() {
         let f = format!("tables[{i}]");
         c.source(&format!("{f}.source"), &t.source, &sources);
         let Some(indication) = indications.iter().find(|x| x.id == t.indication) else {
-            c.error(format!("{f}.indication"), format!("`{}` is not an indication", t.indication));
+            c.error(
+                format!("{f}.indication"),
+                format!("`{}` is not an indication", t.indication),
+            );
             continue;
         };
         if t.below_age_years.is_some_and(|b| b <= t.min_age_years) {
@@ -530,16 +597,25 @@ fn load_profile(
         }
         let check_dose = |c: &mut Checker, field: String, d: &Dose| {
             if !indication.approved_doses_mg.contains(&d.mg) {
-                c.error(&field, format!("{} mg is not an approved dose level for {}", d.mg, indication.id));
+                c.error(
+                    &field,
+                    format!("{} mg is not an approved dose level for {}", d.mg, indication.id),
+                );
             }
             if !indication.intervals.contains(&d.interval) {
-                c.error(&field, format!("{} is not an approved interval for {}", d.interval, indication.id));
+                c.error(
+                    &field,
+                    format!("{} is not an approved interval for {}", d.interval, indication.id),
+                );
             }
         };
         let kind = match t.method.as_str() {
             "ige-weight" => {
                 if dosing.weight.is_none() || dosing.baseline_lab.is_none() {
-                    c.error(&f, "method ige-weight needs [dosing] weight and baseline_lab in profile.toml");
+                    c.error(
+                        &f,
+                        "method ige-weight needs [dosing] weight and baseline_lab in profile.toml",
+                    );
                 }
                 if t.verified {
                     let (Some(lab), Some(weight), Some(cells)) = (&t.lab_bands, &t.weight_bands_kg, &t.cells) else {
@@ -550,12 +626,18 @@ fn load_profile(
                     let weight = Bands::new(weight).map_err(|e| c.error(format!("{f}.weight_bands_kg"), e));
                     let (Ok(lab), Ok(weight)) = (lab, weight) else { continue };
                     if cells.len() != lab.len() {
-                        c.error(format!("{f}.cells"), format!("{} rows for {} lab bands", cells.len(), lab.len()));
+                        c.error(
+                            format!("{f}.cells"),
+                            format!("{} rows for {} lab bands", cells.len(), lab.len()),
+                        );
                     }
                     let mut grid = Vec::new();
                     for (r, row) in cells.iter().enumerate() {
                         if row.len() != weight.len() {
-                            c.error(format!("{f}.cells[{r}]"), format!("{} cells for {} weight bands", row.len(), weight.len()));
+                            c.error(
+                                format!("{f}.cells[{r}]"),
+                                format!("{} cells for {} weight bands", row.len(), weight.len()),
+                            );
                         }
                         let mut parsed = Vec::new();
                         for (k, cell) in row.iter().enumerate() {
@@ -571,7 +653,11 @@ fn load_profile(
                         }
                         grid.push(parsed);
                     }
-                    TableKind::Grid { lab, weight, cells: grid }
+                    TableKind::Grid {
+                        lab,
+                        weight,
+                        cells: grid,
+                    }
                 } else {
                     if t.cells.is_some() || t.lab_bands.is_some() || t.weight_bands_kg.is_some() {
                         c.error(
@@ -579,8 +665,14 @@ fn load_profile(
                             "cells and bands are given but verified = false: never guess a cell; load a grid only when verified",
                         );
                     }
-                    let lab = Range { min: t.lab_min, max: t.lab_max };
-                    let weight = Range { min: t.weight_min_kg, max: t.weight_max_kg };
+                    let lab = Range {
+                        min: t.lab_min,
+                        max: t.lab_max,
+                    };
+                    let weight = Range {
+                        min: t.weight_min_kg,
+                        max: t.weight_max_kg,
+                    };
                     for (name, r) in [("lab", lab), ("weight", weight)] {
                         if let (Some(lo), Some(hi)) = (r.min, r.max)
                             && hi <= lo
@@ -628,26 +720,39 @@ fn load_profile(
                 && a.min_age_years < b.below_age_years.unwrap_or(u32::MAX)
                 && b.min_age_years < a.below_age_years.unwrap_or(u32::MAX);
             if overlap {
-                c.error("tables", format!("`{}` and `{}` cover the same ages for {}", a.id, b.id, a.indication));
+                c.error(
+                    "tables",
+                    format!("`{}` and `{}` cover the same ages for {}", a.id, b.id, a.indication),
+                );
             }
         }
     }
 
     // text.toml: a text for every code the rules can produce.
-    let mut c = Checker { file: dir.join("text.toml"), errors: c.errors };
+    let mut c = Checker {
+        file: dir.join("text.toml"),
+        errors: c.errors,
+    };
     for r in Reason::ALL {
         if !text.reasons.contains_key(r.code()) {
             c.error("reasons", format!("no text for reason `{r}`"));
         }
     }
-    for g in DocumentationGap::BUILT_IN.iter().map(|g| g.code().to_string()).chain(requirement_gaps) {
+    for g in DocumentationGap::BUILT_IN
+        .iter()
+        .map(|g| g.code().to_string())
+        .chain(requirement_gaps)
+    {
         if !text.gaps.contains_key(&g) {
             c.error("gaps", format!("no text for gap `{g}`"));
         }
     }
     for (i, o) in text.override_reasons.iter().enumerate() {
         if o.system.trim().is_empty() || o.code.trim().is_empty() || o.display.trim().is_empty() {
-            c.error(format!("override_reasons[{i}]"), "system, code and display are all required");
+            c.error(
+                format!("override_reasons[{i}]"),
+                "system, code and display are all required",
+            );
         }
     }
     for (i, l) in text.links.iter().enumerate() {
@@ -655,7 +760,8 @@ fn load_profile(
             c.error(format!("links[{i}].url"), "must be an absolute URL");
         }
     }
-    let longest = |it: &mut dyn Iterator<Item = &String>| it.max_by_key(|s| s.chars().count()).cloned().unwrap_or_default();
+    let longest =
+        |it: &mut dyn Iterator<Item = &String>| it.max_by_key(|s| s.chars().count()).cloned().unwrap_or_default();
     let samples = crate::render::SummarySamples {
         drug: pf.profile.display.clone(),
         longest_indication: longest(&mut indications.iter().map(|i| &i.display)),
@@ -747,12 +853,20 @@ fn expand_prefetch(
         let end = after.find("}}").ok_or("unclosed {{")?;
         let token = after[..end].trim();
         if let Some(set) = token.strip_prefix("codes:") {
-            let o = observations.get(set).ok_or(format!("observation set `{set}` is not in code-lists.toml"))?;
+            let o = observations
+                .get(set)
+                .ok_or(format!("observation set `{set}` is not in code-lists.toml"))?;
             let mut codes: Vec<_> = o.codes.iter().collect();
             codes.sort();
             let list: Vec<String> = codes
                 .iter()
-                .map(|c| format!("{}|{}", systems.uri_for(&c.system, system_uris).unwrap_or(&c.system), c.code))
+                .map(|c| {
+                    format!(
+                        "{}|{}",
+                        systems.uri_for(&c.system, system_uris).unwrap_or(&c.system),
+                        c.code
+                    )
+                })
                 .collect();
             out.push_str(&list.join(","));
         } else if PREFETCH_TOKENS.contains(&token) {
@@ -760,7 +874,9 @@ fn expand_prefetch(
             out.push_str(token);
             out.push_str("}}");
         } else {
-            return Err(format!("`{{{{{token}}}}}` is not a prefetch token of order-sign/order-select"));
+            return Err(format!(
+                "`{{{{{token}}}}}` is not a prefetch token of order-sign/order-select"
+            ));
         }
         rest = &after[end + 2..];
     }

@@ -7,7 +7,9 @@ use crate::hooks::response::{
     Action, ActionType, Card, Coding, Indicator, Link, LinkType, SelectionBehavior, Source, Suggestion,
 };
 use crate::profile::{Catalog, CodingFile, Dose, Interval, Profile};
-use crate::rules::{Assessment, DoseFinding, Eligibility, IndicationSource, PresentationBasis, SafetyAdvice, trim_number};
+use crate::rules::{
+    Assessment, DoseFinding, Eligibility, IndicationSource, PresentationBasis, SafetyAdvice, trim_number,
+};
 
 /// The spec's limit is "<140 characters".
 pub const SUMMARY_MAX_CHARS: usize = 139;
@@ -20,7 +22,15 @@ pub struct SummarySamples {
     pub longest_reason: String,
 }
 
-const PLACEHOLDERS: [&str; 7] = ["drug", "indication", "ordered", "recommended", "reason", "count", "missing"];
+const PLACEHOLDERS: [&str; 7] = [
+    "drug",
+    "indication",
+    "ordered",
+    "recommended",
+    "reason",
+    "count",
+    "missing",
+];
 
 pub fn check_summary_template(template: &str, samples: &SummarySamples) -> Result<(), String> {
     let mut rest = template;
@@ -48,7 +58,9 @@ pub fn check_summary_template(template: &str, samples: &SummarySamples) -> Resul
     );
     let n = rendered.chars().count();
     if n > SUMMARY_MAX_CHARS {
-        return Err(format!("with the longest values it is {n} characters; the limit is {SUMMARY_MAX_CHARS}"));
+        return Err(format!(
+            "with the longest values it is {n} characters; the limit is {SUMMARY_MAX_CHARS}"
+        ));
     }
     Ok(())
 }
@@ -136,25 +148,43 @@ pub fn card(catalog: &Catalog, profile: &Profile, input: &CardInput<'_>) -> Card
         v
     };
     let wrong_codes = !a.billing.wrong_drug_codes.is_empty();
-    let (indicator, template, extra) = if a.dose.has_no_dose() && a.reasons.iter().all(|r| r.code() == "no-dose-in-table") {
-        (Indicator::Critical, &text.summary.no_dose, vec![])
-    } else if a.eligibility == Eligibility::Ineligible {
-        let reason = a.reasons.first().and_then(|r| text.reasons.get(r.code())).cloned().unwrap_or_default();
-        (Indicator::Critical, &text.summary.ineligible, vec![("reason", reason)])
-    } else if a.eligibility == Eligibility::Undetermined {
-        let missing: Vec<&str> = a.missing.iter().map(|m| m.label()).collect();
-        (Indicator::Warning, &text.summary.undetermined, vec![("missing", missing.join(", "))])
-    } else if a.dose_matches == Some(false) {
-        (Indicator::Warning, &text.summary.dose_mismatch, vec![])
-    } else if matches!(a.dose, DoseFinding::Unverified { .. }) {
-        let ind = if a.gaps.is_empty() && !wrong_codes { Indicator::Info } else { Indicator::Warning };
-        (ind, &text.summary.unchecked_cell, vec![])
-    } else if !a.gaps.is_empty() {
-        (Indicator::Warning, &text.summary.gaps, vec![])
-    } else {
-        let ind = if wrong_codes { Indicator::Warning } else { Indicator::Info };
-        (ind, &text.summary.ok, vec![])
-    };
+    let (indicator, template, extra) =
+        if a.dose.has_no_dose() && a.reasons.iter().all(|r| r.code() == "no-dose-in-table") {
+            (Indicator::Critical, &text.summary.no_dose, vec![])
+        } else if a.eligibility == Eligibility::Ineligible {
+            let reason = a
+                .reasons
+                .first()
+                .and_then(|r| text.reasons.get(r.code()))
+                .cloned()
+                .unwrap_or_default();
+            (Indicator::Critical, &text.summary.ineligible, vec![("reason", reason)])
+        } else if a.eligibility == Eligibility::Undetermined {
+            let missing: Vec<&str> = a.missing.iter().map(|m| m.label()).collect();
+            (
+                Indicator::Warning,
+                &text.summary.undetermined,
+                vec![("missing", missing.join(", "))],
+            )
+        } else if a.dose_matches == Some(false) {
+            (Indicator::Warning, &text.summary.dose_mismatch, vec![])
+        } else if matches!(a.dose, DoseFinding::Unverified { .. }) {
+            let ind = if a.gaps.is_empty() && !wrong_codes {
+                Indicator::Info
+            } else {
+                Indicator::Warning
+            };
+            (ind, &text.summary.unchecked_cell, vec![])
+        } else if !a.gaps.is_empty() {
+            (Indicator::Warning, &text.summary.gaps, vec![])
+        } else {
+            let ind = if wrong_codes {
+                Indicator::Warning
+            } else {
+                Indicator::Info
+            };
+            (ind, &text.summary.ok, vec![])
+        };
     let summary = fit_summary(fill(template, &vars(extra)));
 
     let (suggestions, selection_behavior) = suggestions(catalog, profile, input);
@@ -219,7 +249,10 @@ pub fn assessment_extension(a: &Assessment) -> Value {
     }
     ext.insert("eligibility".into(), json!(a.eligibility.code()));
     if !a.reasons.is_empty() {
-        ext.insert("reasons".into(), json!(a.reasons.iter().map(|r| r.code()).collect::<Vec<_>>()));
+        ext.insert(
+            "reasons".into(),
+            json!(a.reasons.iter().map(|r| r.code()).collect::<Vec<_>>()),
+        );
     }
     if let Some(d) = a.recommended_dose() {
         let mut o = Map::new();
@@ -255,7 +288,10 @@ pub fn assessment_extension(a: &Assessment) -> Value {
     }
     ext.insert("billing".into(), Value::Object(billing));
     if !a.gaps.is_empty() {
-        ext.insert("gaps".into(), json!(a.gaps.iter().map(|g| g.code()).collect::<Vec<_>>()));
+        ext.insert(
+            "gaps".into(),
+            json!(a.gaps.iter().map(|g| g.code()).collect::<Vec<_>>()),
+        );
     }
     Value::Object(ext)
 }
@@ -267,11 +303,17 @@ fn detail(profile: &Profile, a: &Assessment) -> String {
     // Indication
     match &a.indication {
         Some(i) => {
-            let code = i.claim_code.as_ref().map(|c| format!(" ({})", display_icd(&c.code))).unwrap_or_default();
+            let code = i
+                .claim_code
+                .as_ref()
+                .map(|c| format!(" ({})", display_icd(&c.code)))
+                .unwrap_or_default();
             let from = match &i.source {
                 IndicationSource::Order => "named by the order".to_string(),
                 IndicationSource::Chart { others } if others.is_empty() => "from the chart".to_string(),
-                IndicationSource::Chart { others } => format!("from the chart; also on the chart: {}", others.join(", ")),
+                IndicationSource::Chart { others } => {
+                    format!("from the chart; also on the chart: {}", others.join(", "))
+                }
             };
             out.push(format!("**Indication:** {}{code}, {from}.", i.display));
             if let Some(lim) = profile.indication(&i.id).and_then(|d| d.limitation.as_ref()) {
@@ -285,7 +327,11 @@ fn detail(profile: &Profile, a: &Assessment) -> String {
     let elig = match a.eligibility {
         Eligibility::Eligible => "eligible".to_string(),
         Eligibility::Ineligible => {
-            let why: Vec<String> = a.reasons.iter().map(|r| text.reasons.get(r.code()).cloned().unwrap_or_default()).collect();
+            let why: Vec<String> = a
+                .reasons
+                .iter()
+                .map(|r| text.reasons.get(r.code()).cloned().unwrap_or_default())
+                .collect();
             format!("outside the label: {}", why.join("; "))
         }
         Eligibility::Undetermined => {
@@ -301,10 +347,20 @@ fn detail(profile: &Profile, a: &Assessment) -> String {
         evidence.push(format!("age {age}"));
     }
     if let Some(w) = &a.weight {
-        evidence.push(format!("weight {} kg ({}{})", trim_number(w.kg), w.as_charted, date_suffix(w.date)));
+        evidence.push(format!(
+            "weight {} kg ({}{})",
+            trim_number(w.kg),
+            w.as_charted,
+            date_suffix(w.date)
+        ));
     }
     if let Some(l) = &a.baseline_lab {
-        evidence.push(format!("pretreatment IgE {} IU/mL ({}{})", trim_number(l.value), l.as_charted, date_suffix(l.date)));
+        evidence.push(format!(
+            "pretreatment IgE {} IU/mL ({}{})",
+            trim_number(l.value),
+            l.as_charted,
+            date_suffix(l.date)
+        ));
     }
     if let Some(first) = a.history.first_dose {
         evidence.push(format!("first recorded {} {first}", profile.drug));
@@ -327,7 +383,9 @@ fn detail(profile: &Profile, a: &Assessment) -> String {
         DoseFinding::OutOfRange { table, .. } => format!("outside {table}; ordered {ordered}."),
         DoseFinding::Unverified { table } => format!("{table}: within its bounds; ordered {ordered}."),
         DoseFinding::Options { table, options } => format!("{table}: {}; ordered {ordered}.", join_options(options)),
-        DoseFinding::InputsMissing { table } => format!("{table} needs pretreatment IgE and weight; ordered {ordered}."),
+        DoseFinding::InputsMissing { table } => {
+            format!("{table} needs pretreatment IgE and weight; ordered {ordered}.")
+        }
         DoseFinding::NoTable => format!("ordered {ordered}."),
     };
     out.push(format!("**Dose:** {dose_line}"));
@@ -335,7 +393,11 @@ fn detail(profile: &Profile, a: &Assessment) -> String {
     if !a.gaps.is_empty() {
         out.push("**Documentation gaps:**".into());
         for g in &a.gaps {
-            out.push(format!("- `{}`: {}", g.code(), text.gaps.get(g.code()).cloned().unwrap_or_default()));
+            out.push(format!(
+                "- `{}`: {}",
+                g.code(),
+                text.gaps.get(g.code()).cloned().unwrap_or_default()
+            ));
         }
     }
 
@@ -343,9 +405,15 @@ fn detail(profile: &Profile, a: &Assessment) -> String {
     let b = &a.billing;
     let mut billing = vec![match b.units {
         Some(u) => format!("{} x {u} units ({})", b.hcpcs, profile.billing.hcpcs_description),
-        None => format!("{} ({}): units need a dose in mg", b.hcpcs, profile.billing.hcpcs_description),
+        None => format!(
+            "{} ({}): units need a dose in mg",
+            b.hcpcs, profile.billing.hcpcs_description
+        ),
     }];
-    billing.push(format!("CPT {} ({})", b.administration_cpt, profile.billing.administration_description));
+    billing.push(format!(
+        "CPT {} ({})",
+        b.administration_cpt, profile.billing.administration_description
+    ));
     match (&b.modifier, b.discarded_units, &b.presentation) {
         (Some(m), Some(0), PresentationBasis::AssumedPrefilled) => {
             billing.push(format!("modifier {m}, nothing discarded (assumes single-dose prefilled syringes or autoinjectors; from the 150 mg vial a partial vial is JW)"))
@@ -370,21 +438,32 @@ fn detail(profile: &Profile, a: &Assessment) -> String {
             profile.drug, b.hcpcs
         ));
     }
-    out.push(format!("*Prior authorization:* {}", profile.billing.prior_authorization));
+    out.push(format!(
+        "*Prior authorization:* {}",
+        profile.billing.prior_authorization
+    ));
 
     // Safety
     for s in &a.safety {
         match s {
             SafetyAdvice::FirstDose => out.push(format!("**First dose:** {}", profile.safety.first_dose)),
-            SafetyAdvice::SelfAdministration { supervised_doses, needed } => {
-                let sa = profile.safety.self_administration.as_ref().map(|s| s.text.clone()).unwrap_or_default();
+            SafetyAdvice::SelfAdministration {
+                supervised_doses,
+                needed,
+            } => {
+                let sa = profile
+                    .safety
+                    .self_administration
+                    .as_ref()
+                    .map(|s| s.text.clone())
+                    .unwrap_or_default();
                 out.push(format!(
                     "**Self-administration:** {sa} Doses recorded under a provider: {supervised_doses} (needed: {needed})."
                 ));
             }
-            SafetyAdvice::ProductAge { product, min_age_years } => {
-                out.push(format!("**Product:** {product} is for patients {min_age_years} years and older."))
-            }
+            SafetyAdvice::ProductAge { product, min_age_years } => out.push(format!(
+                "**Product:** {product} is for patients {min_age_years} years and older."
+            )),
         }
     }
     for n in &a.notes {
@@ -409,7 +488,11 @@ fn display_icd(code: &str) -> String {
     }
 }
 
-fn suggestions(catalog: &Catalog, profile: &Profile, input: &CardInput<'_>) -> (Vec<Suggestion>, Option<SelectionBehavior>) {
+fn suggestions(
+    catalog: &Catalog,
+    profile: &Profile,
+    input: &CardInput<'_>,
+) -> (Vec<Suggestion>, Option<SelectionBehavior>) {
     let a = input.assessment;
     let text = &profile.text;
     let mut list = Vec::new();
@@ -461,7 +544,11 @@ fn suggestions(catalog: &Catalog, profile: &Profile, input: &CardInput<'_>) -> (
         return (list, None);
     }
     // Dose options exclude each other; a dose fix and a lab order do not.
-    let behavior = if alternatives && list.iter().all(|s| !s.actions.iter().any(|a| a.action_type == ActionType::Create)) {
+    let behavior = if alternatives
+        && list
+            .iter()
+            .all(|s| !s.actions.iter().any(|a| a.action_type == ActionType::Create))
+    {
         SelectionBehavior::AtMostOne
     } else {
         SelectionBehavior::Any
@@ -477,7 +564,9 @@ fn update_order(catalog: &Catalog, order: &Value, dose: &Dose) -> Action {
         Interval::Weeks(n) => (n, "wk"),
         Interval::Months(n) => (n, "mo"),
     };
-    let obj = resource.as_object_mut().expect("a parsed MedicationRequest is an object");
+    let obj = resource
+        .as_object_mut()
+        .expect("a parsed MedicationRequest is an object");
     let dosages = obj.entry("dosageInstruction").or_insert_with(|| json!([{}]));
     if !dosages.is_array() || dosages.as_array().is_some_and(Vec::is_empty) {
         *dosages = json!([{}]);
@@ -486,8 +575,13 @@ fn update_order(catalog: &Catalog, order: &Value, dose: &Dose) -> Action {
     if !first.is_object() {
         *first = json!({});
     }
-    first["doseAndRate"] = json!([{ "doseQuantity": { "value": dose.mg, "unit": "mg", "system": ucum, "code": "mg" } }]);
-    let timing = first.as_object_mut().expect("object").entry("timing").or_insert_with(|| json!({}));
+    first["doseAndRate"] =
+        json!([{ "doseQuantity": { "value": dose.mg, "unit": "mg", "system": ucum, "code": "mg" } }]);
+    let timing = first
+        .as_object_mut()
+        .expect("object")
+        .entry("timing")
+        .or_insert_with(|| json!({}));
     if !timing.is_object() {
         *timing = json!({});
     }
@@ -525,7 +619,11 @@ mod tests {
             longest_reason: "no dose in the table for this IgE and weight".into(),
         };
         assert!(check_summary_template("{drug}: {ordered}", &samples).is_ok());
-        assert!(check_summary_template("{drug}: {dose}", &samples).unwrap_err().contains("unknown placeholder"));
+        assert!(
+            check_summary_template("{drug}: {dose}", &samples)
+                .unwrap_err()
+                .contains("unknown placeholder")
+        );
         let long = format!("{{drug}} {}", "y".repeat(130));
         assert!(check_summary_template(&long, &samples).unwrap_err().contains("limit"));
     }
@@ -540,7 +638,10 @@ mod tests {
 
     #[test]
     fn options_read_naturally() {
-        let d = |mg| Dose { mg, interval: Interval::Weeks(4) };
+        let d = |mg| Dose {
+            mg,
+            interval: Interval::Weeks(4),
+        };
         assert_eq!(join_options(&[d(150), d(300)]), "150 or 300 mg every 4 weeks");
         assert_eq!(join_options(&[d(150)]), "150 mg every 4 weeks");
     }

@@ -33,7 +33,11 @@ pub enum PresentationBasis {
 }
 
 pub fn ordered_product<'a>(profile: &'a Profile, order: &OrderFacts) -> Option<&'a Product> {
-    order.codes.iter().filter(|c| c.system == "ndc").find_map(|c| profile.product(&c.code))
+    order
+        .codes
+        .iter()
+        .filter(|c| c.system == "ndc")
+        .find_map(|c| profile.product(&c.code))
 }
 
 pub fn assess(
@@ -58,8 +62,16 @@ pub fn assess(
             let vials = (mg / strength).ceil();
             let discarded_mg = vials * strength - mg;
             let discarded = (discarded_mg / f64::from(b.mg_per_unit)).round() as u32;
-            let modifier = if discarded > 0 { &b.modifier_discarded } else { &b.modifier_nothing_discarded };
-            (Some(modifier.clone()), Some(discarded), PresentationBasis::Product(p.description.clone()))
+            let modifier = if discarded > 0 {
+                &b.modifier_discarded
+            } else {
+                &b.modifier_nothing_discarded
+            };
+            (
+                Some(modifier.clone()),
+                Some(discarded),
+                PresentationBasis::Product(p.description.clone()),
+            )
         }
         (Some(mg), Some(p)) if device_makes(mg) => (
             Some(b.modifier_nothing_discarded.clone()),
@@ -67,9 +79,11 @@ pub fn assess(
             PresentationBasis::Product(p.description.clone()),
         ),
         (Some(_), Some(p)) => (None, None, PresentationBasis::Product(p.description.clone())),
-        (Some(mg), None) if device_makes(mg) => {
-            (Some(b.modifier_nothing_discarded.clone()), Some(0), PresentationBasis::AssumedPrefilled)
-        }
+        (Some(mg), None) if device_makes(mg) => (
+            Some(b.modifier_nothing_discarded.clone()),
+            Some(0),
+            PresentationBasis::AssumedPrefilled,
+        ),
         _ => (None, None, PresentationBasis::Unknown),
     };
 

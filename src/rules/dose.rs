@@ -16,15 +16,30 @@ pub enum DoseFinding {
     /// No dose table applies (no indication, no age, or the profile has none).
     NoTable,
     /// The table needs inputs the chart lacks.
-    InputsMissing { table: String },
-    TableDose { dose: Dose, cell: TableCell },
+    InputsMissing {
+        table: String,
+    },
+    TableDose {
+        dose: Dose,
+        cell: TableCell,
+    },
     /// The verified table has "insufficient data to recommend a dose" here.
-    NoDoseInCell { cell: TableCell },
-    OutOfRange { table: String, reasons: Vec<Reason> },
+    NoDoseInCell {
+        cell: TableCell,
+    },
+    OutOfRange {
+        table: String,
+        reasons: Vec<Reason>,
+    },
     /// Within an unverified table's bounds: the cell could not be checked.
-    Unverified { table: String },
+    Unverified {
+        table: String,
+    },
     /// Fixed dosing: any of these.
-    Options { table: String, options: Vec<Dose> },
+    Options {
+        table: String,
+        options: Vec<Dose>,
+    },
 }
 
 impl DoseFinding {
@@ -50,7 +65,11 @@ pub fn look_up(table: &DoseTable, lab: Option<f64>, weight_kg: Option<f64>) -> D
             table: title,
             options: options.clone(),
         },
-        TableKind::Grid { lab: lab_bands, weight, cells } => {
+        TableKind::Grid {
+            lab: lab_bands,
+            weight,
+            cells,
+        } => {
             let (Some(lab), Some(kg)) = (lab, weight_kg) else {
                 return DoseFinding::InputsMissing { table: title };
             };
@@ -80,13 +99,21 @@ pub fn look_up(table: &DoseTable, lab: Option<f64>, weight_kg: Option<f64>) -> D
                 Cell::NoDose => DoseFinding::NoDoseInCell { cell },
             }
         }
-        TableKind::Bounds { lab: lab_range, weight_kg: weight_range } => {
+        TableKind::Bounds {
+            lab: lab_range,
+            weight_kg: weight_range,
+        } => {
             let (Some(lab), Some(kg)) = (lab, weight_kg) else {
                 return DoseFinding::InputsMissing { table: title };
             };
             let mut reasons = Vec::new();
             reasons.extend(outside(lab_range, lab, Reason::IgeBelowRange, Reason::IgeAboveRange));
-            reasons.extend(outside(weight_range, kg, Reason::WeightBelowRange, Reason::WeightAboveRange));
+            reasons.extend(outside(
+                weight_range,
+                kg,
+                Reason::WeightBelowRange,
+                Reason::WeightAboveRange,
+            ));
             if reasons.is_empty() {
                 DoseFinding::Unverified { table: title }
             } else {
@@ -118,7 +145,8 @@ pub fn matches(
     if finding.has_no_dose() {
         return Some(false);
     }
-    let same = |d: &Dose| ordered_mg.is_some_and(|mg| (mg - f64::from(d.mg)).abs() < 1e-6) && interval == Some(d.interval);
+    let same =
+        |d: &Dose| ordered_mg.is_some_and(|mg| (mg - f64::from(d.mg)).abs() < 1e-6) && interval == Some(d.interval);
     match finding {
         DoseFinding::TableDose { dose, .. } => {
             ordered_mg.zip(interval)?;
@@ -133,7 +161,8 @@ pub fn matches(
             // intervals is still a mismatch.
             let ind = indication?;
             let level_bad = ordered_mg.is_some_and(|mg| {
-                !ind.approved_doses_mg.is_empty() && !ind.approved_doses_mg.iter().any(|l| (mg - f64::from(*l)).abs() < 1e-6)
+                !ind.approved_doses_mg.is_empty()
+                    && !ind.approved_doses_mg.iter().any(|l| (mg - f64::from(*l)).abs() < 1e-6)
             });
             let interval_bad = interval.is_some_and(|i| !ind.intervals.is_empty() && !ind.intervals.contains(&i));
             (level_bad || interval_bad).then_some(false)

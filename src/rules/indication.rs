@@ -11,7 +11,9 @@ use crate::profile::{Code, Profile, Specificity};
 pub enum IndicationSource {
     Order,
     /// From the chart; `others` are further labeled indications found there.
-    Chart { others: Vec<String> },
+    Chart {
+        others: Vec<String>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -30,7 +32,11 @@ pub struct IndicationChoice {
 fn order_reason_codes<'a>(facts: &'a PatientFacts, order: &'a OrderFacts) -> Vec<&'a Code> {
     let mut codes: Vec<&Code> = order.reason_codes.iter().collect();
     for r in &order.reason_references {
-        for c in facts.conditions.iter().filter(|c| c.reference.as_deref() == Some(r.as_str())) {
+        for c in facts
+            .conditions
+            .iter()
+            .filter(|c| c.reference.as_deref() == Some(r.as_str()))
+        {
             codes.extend(c.codes.iter());
         }
     }
@@ -38,7 +44,12 @@ fn order_reason_codes<'a>(facts: &'a PatientFacts, order: &'a OrderFacts) -> Vec
 }
 
 fn chart_codes(facts: &PatientFacts) -> Vec<&Code> {
-    facts.conditions.iter().filter(|c| c.active).flat_map(|c| c.codes.iter()).collect()
+    facts
+        .conditions
+        .iter()
+        .filter(|c| c.active)
+        .flat_map(|c| c.codes.iter())
+        .collect()
 }
 
 pub fn choose(profile: &Profile, facts: &PatientFacts, order: &OrderFacts) -> Option<IndicationChoice> {
@@ -66,7 +77,10 @@ pub fn choose(profile: &Profile, facts: &PatientFacts, order: &OrderFacts) -> Op
 pub fn names_unlabeled_condition(profile: &Profile, facts: &PatientFacts, order: &OrderFacts) -> bool {
     let reason = order_reason_codes(facts, order);
     let chart = chart_codes(facts);
-    reason.iter().chain(chart.iter()).any(|c| profile.not_labeled.contains(c))
+    reason
+        .iter()
+        .chain(chart.iter())
+        .any(|c| profile.not_labeled.contains(c))
 }
 
 /// Indications matched by codes, best specificity each, in precedence order.

@@ -101,7 +101,9 @@ pub struct LabValue {
 pub enum BaselineLab {
     Found(LabValue),
     /// Values exist, but all were drawn on treatment or inside the washout.
-    OnlyDuringTreatment { retest: bool },
+    OnlyDuringTreatment {
+        retest: bool,
+    },
     None,
 }
 
@@ -119,7 +121,9 @@ pub fn baseline_lab(
     order_date: NaiveDate,
 ) -> BaselineLab {
     let obs_set = profile.observation_set(set);
-    let Some(kind) = obs_set.quantity.as_deref() else { return BaselineLab::None };
+    let Some(kind) = obs_set.quantity.as_deref() else {
+        return BaselineLab::None;
+    };
     let values: Vec<LabValue> = facts
         .observations
         .iter()

@@ -123,7 +123,13 @@ impl Assessment {
 }
 
 /// Assess one order. `today` is used when the order carries no authoredOn date.
-pub fn assess(catalog: &Catalog, profile: &Profile, facts: &PatientFacts, order: &OrderFacts, today: NaiveDate) -> Assessment {
+pub fn assess(
+    catalog: &Catalog,
+    profile: &Profile,
+    facts: &PatientFacts,
+    order: &OrderFacts,
+    today: NaiveDate,
+) -> Assessment {
     let order_date = order.authored_on.unwrap_or(today);
     let mut reasons = Vec::new();
     let mut missing = Vec::new();
@@ -168,7 +174,10 @@ pub fn assess(catalog: &Catalog, profile: &Profile, facts: &PatientFacts, order:
 
     // Concurrent biologic
     if let Some(biologics) = profile.concurrent_biologics()
-        && facts.medications.iter().any(|m| m.active && biologics.matches(&m.codes, &m.text))
+        && facts
+            .medications
+            .iter()
+            .any(|m| m.active && biologics.matches(&m.codes, &m.text))
     {
         reasons.push(Reason::ConcurrentBiologic);
     }
@@ -188,7 +197,11 @@ pub fn assess(catalog: &Catalog, profile: &Profile, facts: &PatientFacts, order:
         }
     });
     let needs_lab_and_weight = table.is_some_and(|t| !matches!(t.kind, crate::profile::TableKind::Fixed { .. }));
-    let weight = profile.dosing.weight.as_deref().and_then(|set| inputs::latest_weight(catalog, profile, facts, set, order_date));
+    let weight = profile
+        .dosing
+        .weight
+        .as_deref()
+        .and_then(|set| inputs::latest_weight(catalog, profile, facts, set, order_date));
     let lab = profile
         .dosing
         .baseline_lab

@@ -1,0 +1,770 @@
+//! Rules against the real cards/, with plain facts. The expected values here are
+//! transcribed from the reference sheet independently of cards/, so a wrong cell in
+//! the data fails a test.
+
+use std::sync::OnceLock;
+
+use chrono::NaiveDate;
+
+use super::*;
+use crate::facts::{
+    ConditionFact, MedicationFact, MedicationRecordKind, ObservationFact, OrderFacts, OrderedDose, PatientFacts,
+    Quantity,
+};
+use crate::profile::{Catalog, Code, Interval};
+
+fn catalog() -> &'static Catalog {
+    static CATALOG: OnceLock<Catalog> = OnceLock::new();
+    CATALOG.get_or_init(|| {
+        Catalog::load(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("cards")).expect("cards/ loads")
+    })
+}
+
+fn omalizumab() -> &'static Profile {
+    catalog().profile("omalizumab").unwrap()
+}
+
+fn date(s: &str) -> NaiveDate {
+    NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
+}
+
+const TODAY: &str = "2026-11-23";
+
+/// A patient: age in years on TODAY, weight in kg, IgE in IU/mL, one condition.
+struct Patient {
+    facts: PatientFacts,
+}
+
+impl Patient {
+    fn new(age: i32) -> Self {
+        let birth = date(TODAY).with_year(date(TODAY).year() - age).unwrap();
+        Patient {
+            facts: PatientFacts {
+                birth_date: Some(birth),
+                ..PatientFacts::default()
+            },
+        }
+    }
+    fn observation(mut self, system: &str, code: &str, value: f64, unit: &str, on: &str) -> Self {
+        self.facts.observations.push(ObservationFact {
+            codes: vec![Code::new(system, code)],
+            quantity: Some(Quantity {
+                value,
+                unit: unit.into(),
+            }),
+            date: Some(date(on)),
+        });
+        self
+    }
+    fn weight(self, kg: f64) -> Self {
+        self.observation("loinc", "29463-7", kg, "kg", "2026-11-01")
+    }
+    fn ige(self, value: f64) -> Self {
+        self.observation("loinc", "19113-0", value, "[IU]/mL", "2026-10-01")
+    }
+    fn condition(mut self, system: &str, code: &str) -> Self {
+        self.facts.conditions.push(ConditionFact {
+            reference: Some(format!("Condition/c{}", self.facts.conditions.len())),
+            codes: vec![Code::new(system, code)],
+            active: true,
+        });
+        self
+    }
+    fn medication(mut self, kind: MedicationRecordKind, text: &str, on: &str, active: bool) -> Self {
+        self.facts.medications.push(MedicationFact {
+            reference: Some(format!("Med/{}", self.facts.medications.len())),
+            kind,
+            codes: Vec::new(),
+            text: text.to_lowercase(),
+            date: Some(date(on)),
+            last_date: Some(date(on)),
+            active,
+            administered: kind == MedicationRecordKind::Administration,
+        });
+        self
+    }
+    /// Evidence a payer asks for with asthma: aeroallergen test and a controller.
+    fn asthma_documented(self) -> Self {
+        self.observation("loinc", "6095-4", 3.2, "k[IU]/L", "2026-01-10")
+            .medication(
+                MedicationRecordKind::Request,
+                "fluticasone/salmeterol inhaler",
+                "2026-01-01",
+                true,
+            )
+    }
+}
+
+fn order(mg: Option<f64>, every_weeks: Option<u32>) -> OrderFacts {
+    OrderFacts {
+        reference: "MedicationRequest/draft-1".into(),
+        codes: Vec::new(),
+        text: "omalizumab 150 mg/ml prefilled syringe".into(),
+        dose: mg.map_or(OrderedDose::Missing, OrderedDose::Mg),
+        interval: every_weeks.map(Interval::Weeks),
+        reason_codes: Vec::new(),
+        reason_references: Vec::new(),
+        authored_on: Some(date(TODAY)),
+        instructions: String::new(),
+    }
+}
+
+fn run(p: &Patient, o: &OrderFacts) -> Assessment {
+    assess(catalog(), omalizumab(), &p.facts, o, date(TODAY))
+}
+
+fn asthma_adult(weight: f64, ige: f64) -> Patient {
+    Patient::new(35)
+        .weight(weight)
+        .ige(ige)
+        .condition("icd10cm", "J45.50")
+        .asthma_documented()
+}
+
+// ---- Table 1: every cell, at each band's edges and middle -------------------------
+
+/// Table 1 as the reference sheet prints it (not read from cards/).
+const TABLE_1: [[Option<(u32, u32)>; 4]; 7] = [
+    [Some((150, 4)), Some((150, 4)), Some((150, 4)), Some((300, 4))],
+    [Some((300, 4)), Some((300, 4)), Some((300, 4)), Some((225, 2))],
+    [Some((300, 4)), Some((225, 2)), Some((225, 2)), Some((300, 2))],
+    [Some((225, 2)), Some((225, 2)), Some((300, 2)), None],
+    [Some((300, 2)), Some((300, 2)), Some((375, 2)), None],
+    [Some((300, 2)), Some((375, 2)), None, None],
+    [Some((375, 2)), None, None, None],
+];
+const IGE_EDGES: [f64; 8] = [30.0, 100.0, 200.0, 300.0, 400.0, 500.0, 600.0, 700.0];
+const WEIGHT_EDGES: [f64; 5] = [30.0, 60.0, 70.0, 90.0, 150.0];
+
+/// Values inside band i: its inclusive lower edge (first band) or just above it,
+/// its middle, and its inclusive upper edge.
+fn samples(edges: &[f64], i: usize) -> [f64; 3] {
+    let lo = if i == 0 { edges[0] } else { edges[i] + 0.01 };
+    [lo, (edges[i] + edges[i + 1]) / 2.0, edges[i + 1]]
+}
+
+#[test]
+fn table_1_every_cell_and_every_band_edge() {
+    let mut checked = 0;
+    for (r, row) in TABLE_1.iter().enumerate() {
+        for (c, expected) in row.iter().enumerate() {
+            for ige in samples(&IGE_EDGES, r) {
+                for kg in samples(&WEIGHT_EDGES, c) {
+                    let a = run(&asthma_adult(kg, ige), &order(Some(150.0), Some(4)));
+                    match expected {
+                        Some((mg, weeks)) => {
+                            let want = Dose {
+                                mg: *mg,
+                                interval: Interval::Weeks(*weeks),
+                            };
+                            assert_eq!(a.recommended_dose(), Some(want), "IgE {ige}, {kg} kg");
+                            assert_eq!(a.eligibility, Eligibility::Eligible, "IgE {ige}, {kg} kg");
+                            assert_eq!(a.dose_matches, Some(*mg == 150 && *weeks == 4));
+                        }
+                        None => {
+                            assert_eq!(a.recommended_dose(), None, "IgE {ige}, {kg} kg");
+                            assert_eq!(a.reasons, vec![Reason::NoDoseInTable], "IgE {ige}, {kg} kg");
+                            assert_eq!(a.eligibility, Eligibility::Ineligible);
+                            assert_eq!(a.dose_matches, Some(false), "a blank cell makes any order a mismatch");
+                        }
+                    }
+                    checked += 1;
+                }
+            }
+        }
+    }
+    assert_eq!(checked, 7 * 4 * 9);
+}
+
+#[test]
+fn table_1_outside_its_bands() {
+    let reasons = |kg, ige| run(&asthma_adult(kg, ige), &order(Some(150.0), Some(4))).reasons;
+    assert_eq!(reasons(80.0, 29.99), vec![Reason::IgeBelowRange]);
+    assert_eq!(reasons(80.0, 700.01), vec![Reason::IgeAboveRange]);
+    assert_eq!(reasons(29.99, 150.0), vec![Reason::WeightBelowRange]);
+    assert_eq!(reasons(150.01, 150.0), vec![Reason::WeightAboveRange]);
+    assert_eq!(
+        reasons(200.0, 1000.0),
+        vec![Reason::IgeAboveRange, Reason::WeightAboveRange]
+    );
+    let a = run(&asthma_adult(80.0, 20.0), &order(Some(150.0), Some(4)));
+    assert_eq!(a.dose_matches, Some(false));
+    assert_eq!(a.eligibility, Eligibility::Ineligible);
+}
+
+// ---- The acceptance scenario ----------------------------------------------
+
+#[test]
+fn adult_80kg_ige_250_severe_asthma_ordered_300_q4w() {
+    let a = run(&asthma_adult(80.0, 250.0), &order(Some(300.0), Some(4)));
+    assert_eq!(a.eligibility, Eligibility::Eligible);
+    assert_eq!(
+        a.recommended_dose(),
+        Some(Dose {
+            mg: 225,
+            interval: Interval::Weeks(2)
+        })
+    );
+    assert_eq!(a.dose_matches, Some(false));
+    assert_eq!(a.billing.hcpcs, "J2357");
+    assert_eq!(a.billing.units, Some(60));
+    assert_eq!(a.billing.administration_cpt, "96372");
+    assert_eq!(a.billing.modifier.as_deref(), Some("JZ"));
+    assert_eq!(a.billing.discarded_units, Some(0));
+    assert_eq!(a.billing.claim_diagnosis, Some(Code::new("icd10cm", "J45.50")));
+    assert!(a.gaps.is_empty(), "{:?}", a.gaps);
+    assert_eq!(a.indication.as_ref().unwrap().id, "asthma");
+}
+
+// ---- Units ---------------------------------------------------------------------------
+
+#[test]
+fn weight_in_pounds_and_grams_and_ige_in_ku_per_l() {
+    let base = || Patient::new(35).condition("icd10cm", "J45.50").asthma_documented();
+    // 80 kg = 176.3698 lb: both land in >70-90 kg.
+    let lb = base()
+        .observation("loinc", "29463-7", 176.37, "[lb_av]", "2026-11-01")
+        .ige(250.0);
+    let g = base()
+        .observation("loinc", "3141-9", 80000.0, "g", "2026-11-01")
+        .ige(250.0);
+    let ku = base()
+        .weight(80.0)
+        .observation("loinc", "19113-0", 250.0, "kU/L", "2026-10-01");
+    for p in [lb, g, ku] {
+        let a = run(&p, &order(Some(225.0), Some(2)));
+        assert_eq!(
+            a.recommended_dose(),
+            Some(Dose {
+                mg: 225,
+                interval: Interval::Weeks(2)
+            })
+        );
+        assert_eq!(a.dose_matches, Some(true));
+    }
+    // 132.28 lb = 60.0006 kg: just over the 60 kg edge, so the >60-70 column.
+    let edge = base()
+        .observation("loinc", "29463-7", 132.28, "lb", "2026-11-01")
+        .ige(250.0);
+    assert_eq!(
+        run(&edge, &order(None, None)).recommended_dose(),
+        Some(Dose {
+            mg: 225,
+            interval: Interval::Weeks(2)
+        })
+    );
+    // 132.27 lb = 59.996 kg: the 30-60 column.
+    let below = base()
+        .observation("loinc", "29463-7", 132.27, "lb", "2026-11-01")
+        .ige(250.0);
+    assert_eq!(
+        run(&below, &order(None, None)).recommended_dose(),
+        Some(Dose {
+            mg: 300,
+            interval: Interval::Weeks(4)
+        })
+    );
+    let w = run(
+        &base()
+            .observation("loinc", "29463-7", 176.37, "[lb_av]", "2026-11-01")
+            .ige(250.0),
+        &order(None, None),
+    );
+    assert!((w.weight.unwrap().kg - 80.0).abs() < 0.01);
+}
+
+#[test]
+fn a_weight_in_an_unknown_unit_is_not_used() {
+    let p = Patient::new(35)
+        .observation("loinc", "29463-7", 80.0, "stone", "2026-11-01")
+        .ige(250.0)
+        .condition("icd10cm", "J45.50");
+    let a = run(&p, &order(Some(225.0), Some(2)));
+    assert!(a.gaps.contains(&DocumentationGap::WeightMissing));
+    assert_eq!(a.eligibility, Eligibility::Undetermined);
+}
+
+// ---- Gaps ------------------------------------------------------------------------------
+
+fn gaps(p: &Patient, o: &OrderFacts) -> Vec<String> {
+    run(p, o).gaps.iter().map(|g| g.code().to_string()).collect()
+}
+
+#[test]
+fn each_documentation_gap() {
+    let o = order(Some(225.0), Some(2));
+    let has =
+        |p: &Patient, o: &OrderFacts, g: &str| assert!(gaps(p, o).contains(&g.to_string()), "{g}: {:?}", gaps(p, o));
+    let not =
+        |p: &Patient, o: &OrderFacts, g: &str| assert!(!gaps(p, o).contains(&g.to_string()), "{g}: {:?}", gaps(p, o));
+
+    let complete = asthma_adult(80.0, 250.0);
+    assert!(gaps(&complete, &o).is_empty());
+
+    let no_weight = Patient::new(35)
+        .ige(250.0)
+        .condition("icd10cm", "J45.50")
+        .asthma_documented();
+    has(&no_weight, &o, "weight-missing");
+    let stale = Patient::new(35)
+        .observation("loinc", "29463-7", 80.0, "kg", "2026-01-01")
+        .ige(250.0)
+        .condition("icd10cm", "J45.50")
+        .asthma_documented();
+    has(&stale, &o, "weight-stale");
+    // 90 days is the cards/ default: a weight 90 days old is not stale, 91 is.
+    let on_edge = Patient::new(35)
+        .observation("loinc", "29463-7", 80.0, "kg", "2026-08-25")
+        .ige(250.0)
+        .condition("icd10cm", "J45.50");
+    not(&on_edge, &o, "weight-stale");
+    let past_edge = Patient::new(35)
+        .observation("loinc", "29463-7", 80.0, "kg", "2026-08-24")
+        .ige(250.0)
+        .condition("icd10cm", "J45.50");
+    has(&past_edge, &o, "weight-stale");
+
+    has(
+        &Patient::new(35).weight(80.0).condition("icd10cm", "J45.50"),
+        &o,
+        "ige-missing",
+    );
+    has(&Patient::new(35).weight(80.0).ige(250.0), &o, "diagnosis-missing");
+    has(
+        &Patient::new(35).weight(80.0).ige(250.0).condition("icd10cm", "J45.909"),
+        &o,
+        "diagnosis-nonspecific",
+    );
+    not(&asthma_adult(80.0, 250.0), &o, "diagnosis-nonspecific");
+
+    let bare_asthma = Patient::new(35).weight(80.0).ige(250.0).condition("icd10cm", "J45.50");
+    has(&bare_asthma, &o, "aeroallergen-test-missing");
+    has(&bare_asthma, &o, "controller-therapy-missing");
+    // A nasal steroid is not an asthma controller.
+    let nasal_only = Patient::new(35)
+        .weight(80.0)
+        .ige(250.0)
+        .condition("icd10cm", "J45.50")
+        .medication(
+            MedicationRecordKind::Request,
+            "Fluticasone propionate 50 mcg nasal spray",
+            "2026-01-01",
+            true,
+        );
+    has(&nasal_only, &o, "controller-therapy-missing");
+
+    let csu = Patient::new(40).condition("icd10cm", "L50.1");
+    has(&csu, &order(Some(300.0), Some(4)), "antihistamine-trial-missing");
+    let csu_treated = Patient::new(40).condition("icd10cm", "L50.1").medication(
+        MedicationRecordKind::Statement,
+        "Cetirizine 10 mg tablet",
+        "2026-03-01",
+        true,
+    );
+    assert!(gaps(&csu_treated, &order(Some(300.0), Some(4))).is_empty());
+
+    let crs = Patient::new(40).weight(80.0).ige(250.0).condition("icd10cm", "J33.0");
+    has(&crs, &o, "nasal-corticosteroid-missing");
+    let crs_treated = Patient::new(40)
+        .weight(80.0)
+        .ige(250.0)
+        .condition("icd10cm", "J33.0")
+        .medication(
+            MedicationRecordKind::Request,
+            "Mometasone 50 mcg/actuation nasal spray",
+            "2026-01-01",
+            true,
+        );
+    not(&crs_treated, &o, "nasal-corticosteroid-missing");
+
+    let food = Patient::new(8).weight(30.0).ige(250.0).condition("icd10cm", "Z91.010");
+    has(&food, &o, "epinephrine-missing");
+    let food_epi = Patient::new(8)
+        .weight(30.0)
+        .ige(250.0)
+        .condition("icd10cm", "Z91.010")
+        .medication(
+            MedicationRecordKind::Request,
+            "EpiPen Jr 0.15 mg auto-injector",
+            "2026-01-01",
+            true,
+        );
+    not(&food_epi, &o, "epinephrine-missing");
+
+    has(&complete, &order(None, Some(2)), "dose-missing");
+    has(&complete, &order(Some(225.0), None), "interval-missing");
+}
+
+// ---- Pretreatment IgE ----------------------------------------------------------------
+
+#[test]
+fn ige_drawn_during_treatment_never_sets_the_dose() {
+    // First dose 2025-06-01, still treated: only the IgE before it counts.
+    let p = Patient::new(35)
+        .weight(80.0)
+        .condition("icd10cm", "J45.50")
+        .asthma_documented()
+        .observation("loinc", "19113-0", 250.0, "[IU]/mL", "2025-05-01")
+        .observation("loinc", "19113-0", 900.0, "[IU]/mL", "2026-10-01")
+        .medication(
+            MedicationRecordKind::Administration,
+            "Xolair 150 MG/ML",
+            "2025-06-01",
+            false,
+        )
+        .medication(
+            MedicationRecordKind::Administration,
+            "Xolair 150 MG/ML",
+            "2026-11-01",
+            false,
+        );
+    let a = run(&p, &order(Some(225.0), Some(2)));
+    assert_eq!(a.baseline_lab.as_ref().map(|l| l.value), Some(250.0));
+    assert_eq!(
+        a.recommended_dose(),
+        Some(Dose {
+            mg: 225,
+            interval: Interval::Weeks(2)
+        })
+    );
+    assert!(!a.safety.contains(&SafetyAdvice::FirstDose));
+
+    // Only on-treatment IgE: gap, undetermined, and a suggestion to order IgE.
+    let p = Patient::new(35)
+        .weight(80.0)
+        .condition("icd10cm", "J45.50")
+        .observation("loinc", "19113-0", 900.0, "[IU]/mL", "2026-10-01")
+        .medication(MedicationRecordKind::Administration, "omalizumab", "2025-06-01", false)
+        .medication(MedicationRecordKind::Administration, "omalizumab", "2026-11-09", false);
+    let a = run(&p, &order(Some(225.0), Some(2)));
+    assert!(a.gaps.contains(&DocumentationGap::IgeNotPretreatment));
+    assert!(a.missing.contains(&MissingInput::BaselineLab));
+    assert_eq!(a.eligibility, Eligibility::Undetermined);
+    assert_eq!(a.labs_to_order, vec!["total-ige".to_string()]);
+}
+
+#[test]
+fn after_a_year_off_treatment_only_a_retest_counts() {
+    let base = || {
+        Patient::new(35)
+            .weight(80.0)
+            .condition("icd10cm", "J45.50")
+            .observation("loinc", "19113-0", 250.0, "[IU]/mL", "2020-01-01")
+            .medication(MedicationRecordKind::Administration, "omalizumab", "2020-02-01", false)
+            .medication(MedicationRecordKind::Administration, "omalizumab", "2024-06-01", false)
+    };
+    let a = run(&base(), &order(Some(225.0), Some(2)));
+    assert!(a.gaps.contains(&DocumentationGap::IgeNotPretreatment));
+    assert!(a.notes.contains(&Note::BaselineLabRetest));
+    // Retest more than 365 days after the last dose.
+    let a = run(
+        &base().observation("loinc", "19113-0", 120.0, "[IU]/mL", "2025-07-01"),
+        &order(Some(300.0), Some(4)),
+    );
+    assert_eq!(a.baseline_lab.map(|l| l.value), Some(120.0));
+    assert_eq!(a.dose_matches, Some(true));
+    // A value inside the year after the last dose still reflects treatment.
+    let a = run(
+        &base().observation("loinc", "19113-0", 120.0, "[IU]/mL", "2025-05-01"),
+        &order(Some(300.0), Some(4)),
+    );
+    assert!(a.gaps.contains(&DocumentationGap::IgeNotPretreatment));
+}
+
+// ---- Reasons and indications -----------------------------------------------------------
+
+#[test]
+fn each_reason() {
+    let o = order(Some(150.0), Some(4));
+    // Asthma under 6.
+    let a = run(
+        &Patient::new(5).weight(20.0).ige(100.0).condition("icd10cm", "J45.50"),
+        &o,
+    );
+    assert!(a.reasons.contains(&Reason::AgeBelowMinimum));
+    // CSU under 12.
+    let a = run(&Patient::new(11).condition("icd10cm", "L50.1"), &o);
+    assert_eq!(a.reasons, vec![Reason::AgeBelowMinimum]);
+    // CRSwNP under 18.
+    let a = run(
+        &Patient::new(17).weight(60.0).ige(100.0).condition("icd10cm", "J33.9"),
+        &o,
+    );
+    assert!(a.reasons.contains(&Reason::AgeBelowMinimum));
+    // Another urticaria type named by the order.
+    let mut unlabeled = o.clone();
+    unlabeled.reason_codes = vec![Code::new("icd10cm", "L50.0")];
+    let a = run(&Patient::new(40).condition("icd10cm", "J45.50"), &unlabeled);
+    assert_eq!(a.reasons, vec![Reason::IndicationNotLabeled]);
+    assert!(a.indication.is_none());
+    // Only an unlabeled diagnosis on the chart.
+    let a = run(&Patient::new(40).condition("icd10cm", "L50.2"), &o);
+    assert_eq!(a.reasons, vec![Reason::IndicationNotLabeled]);
+    // Concurrent biologic.
+    let p =
+        asthma_adult(80.0, 80.0).medication(MedicationRecordKind::Request, "Dupixent 300 mg pen", "2026-09-01", true);
+    assert_eq!(run(&p, &o).reasons, vec![Reason::ConcurrentBiologic]);
+    // A stopped biologic is not concurrent.
+    let p = asthma_adult(80.0, 80.0).medication(MedicationRecordKind::Request, "mepolizumab", "2024-01-01", false);
+    assert!(run(&p, &o).reasons.is_empty());
+}
+
+#[test]
+fn indication_from_the_order_beats_the_chart_and_precedence_decides_otherwise() {
+    let p = Patient::new(40)
+        .weight(80.0)
+        .ige(250.0)
+        .condition("icd10cm", "J45.50")
+        .condition("icd10cm", "J33.0");
+    let a = run(&p, &order(Some(300.0), Some(4)));
+    let ind = a.indication.as_ref().unwrap();
+    assert_eq!(ind.id, "asthma");
+    assert_eq!(
+        ind.source,
+        IndicationSource::Chart {
+            others: vec!["crswnp".into()]
+        }
+    );
+    assert!(a.notes.contains(&Note::IndicationAssumed));
+
+    let mut named = order(Some(300.0), Some(4));
+    named.reason_codes = vec![Code::new("icd10cm", "J33.0")];
+    let a = run(&p, &named);
+    assert_eq!(a.indication.as_ref().unwrap().id, "crswnp");
+    assert_eq!(a.indication.as_ref().unwrap().source, IndicationSource::Order);
+    assert!(!a.notes.contains(&Note::IndicationAssumed));
+
+    // reasonReference to a chart Condition.
+    let mut by_ref = order(Some(300.0), Some(4));
+    by_ref.reason_references = vec!["Condition/c1".into()];
+    assert_eq!(run(&p, &by_ref).indication.unwrap().id, "crswnp");
+
+    // SNOMED CT severe persistent asthma identifies asthma; no ICD-10-CM code for the claim.
+    let snomed = Patient::new(40)
+        .weight(80.0)
+        .ige(250.0)
+        .condition("snomed", "426656000");
+    let a = run(&snomed, &order(Some(225.0), Some(2)));
+    assert_eq!(a.indication.as_ref().unwrap().id, "asthma");
+    assert_eq!(a.billing.claim_diagnosis, None);
+
+    // An inactive condition does not count.
+    let mut inactive = Patient::new(40).weight(80.0).ige(250.0).condition("icd10cm", "J45.50");
+    inactive.facts.conditions[0].active = false;
+    assert!(run(&inactive, &order(Some(225.0), Some(2))).indication.is_none());
+}
+
+#[test]
+fn every_indication_is_recognised_by_its_codes() {
+    for (code, id) in [
+        ("J45.42", "asthma"),
+        ("J33.1", "crswnp"),
+        ("Z91.0111", "food-allergy"),
+        ("T78.01XA", "food-allergy"),
+        ("L50.1", "csu"),
+    ] {
+        let a = run(
+            &Patient::new(40).condition("icd10cm", code),
+            &order(Some(300.0), Some(4)),
+        );
+        assert_eq!(a.indication.map(|i| i.id), Some(id.to_string()), "{code}");
+    }
+    // Headers and codes invalid from FY2026 are not accepted.
+    for code in ["J45.5", "Z91.011", "T78.07XA"] {
+        let a = run(
+            &Patient::new(40).condition("icd10cm", code),
+            &order(Some(300.0), Some(4)),
+        );
+        assert!(a.indication.is_none(), "{code}");
+    }
+}
+
+// ---- CSU, unverified tables, billing, safety -------------------------------------------
+
+#[test]
+fn csu_is_150_or_300_every_4_weeks_whatever_ige_and_weight() {
+    let p = Patient::new(30).condition("icd10cm", "L50.1");
+    for (mg, weeks, ok) in [
+        (150.0, 4, true),
+        (300.0, 4, true),
+        (300.0, 2, false),
+        (225.0, 4, false),
+        (75.0, 4, false),
+    ] {
+        let a = run(&p, &order(Some(mg), Some(weeks)));
+        assert_eq!(a.dose_matches, Some(ok), "{mg} q{weeks}w");
+        assert_eq!(a.eligibility, Eligibility::Eligible);
+        assert!(!a.gaps.contains(&DocumentationGap::WeightMissing));
+        assert!(!a.gaps.contains(&DocumentationGap::IgeMissing));
+    }
+}
+
+#[test]
+fn unverified_tables_check_bounds_levels_and_intervals_but_never_a_cell() {
+    // Asthma, 9 years old: Table 2, bounds IgE 30-1300, weight 20-150 kg.
+    let child = |kg, ige| Patient::new(9).weight(kg).ige(ige).condition("icd10cm", "J45.40");
+    let a = run(&child(30.0, 500.0), &order(Some(225.0), Some(2)));
+    assert!(matches!(a.dose, DoseFinding::Unverified { .. }));
+    assert_eq!(a.dose_matches, None);
+    assert_eq!(a.recommended_dose(), None);
+    assert!(a.notes.contains(&Note::UncheckedCell));
+    assert_eq!(a.eligibility, Eligibility::Eligible);
+    // 450 mg is not an asthma dose level; every 3 weeks is not an interval.
+    assert_eq!(
+        run(&child(30.0, 500.0), &order(Some(450.0), Some(2))).dose_matches,
+        Some(false)
+    );
+    assert_eq!(
+        run(&child(30.0, 500.0), &order(Some(150.0), Some(3))).dose_matches,
+        Some(false)
+    );
+    assert_eq!(
+        run(&child(19.9, 500.0), &order(Some(150.0), Some(4))).reasons,
+        vec![Reason::WeightBelowRange]
+    );
+    assert_eq!(
+        run(&child(30.0, 1300.01), &order(Some(150.0), Some(4))).reasons,
+        vec![Reason::IgeAboveRange]
+    );
+    assert!(
+        run(&child(20.0, 1300.0), &order(Some(150.0), Some(4)))
+            .reasons
+            .is_empty()
+    );
+    // Food allergy: no lower weight bound is known, so a 9 kg toddler is not refused on weight.
+    let toddler = Patient::new(2).weight(9.0).ige(100.0).condition("icd10cm", "Z91.010");
+    assert!(run(&toddler, &order(Some(75.0), Some(4))).reasons.is_empty());
+    let big = Patient::new(30)
+        .weight(151.0)
+        .ige(100.0)
+        .condition("icd10cm", "Z91.010");
+    assert_eq!(
+        run(&big, &order(Some(600.0), Some(2))).reasons,
+        vec![Reason::WeightAboveRange]
+    );
+    // CRSwNP: 600 mg is a level there.
+    let crs = Patient::new(40).weight(100.0).ige(1000.0).condition("icd10cm", "J33.0");
+    assert_eq!(run(&crs, &order(Some(600.0), Some(2))).dose_matches, None);
+}
+
+#[test]
+fn billing_units_and_jw_jz() {
+    let with_ndc = |mg: f64, ndc: &str| {
+        let mut o = order(Some(mg), Some(2));
+        o.codes = vec![Code::new("ndc", ndc)];
+        run(&asthma_adult(80.0, 250.0), &o).billing
+    };
+    // 150 mg vial: 225 mg uses two vials, 75 mg discarded = 15 units, JW.
+    let b = with_ndc(225.0, "50242-040-62");
+    assert_eq!(
+        (b.units, b.modifier.as_deref(), b.discarded_units),
+        (Some(45), Some("JW"), Some(15))
+    );
+    let b = with_ndc(300.0, "50242004062");
+    assert_eq!(
+        (b.units, b.modifier.as_deref(), b.discarded_units),
+        (Some(60), Some("JZ"), Some(0))
+    );
+    let b = with_ndc(75.0, "50242-040");
+    assert_eq!(
+        (b.units, b.modifier.as_deref(), b.discarded_units),
+        (Some(15), Some("JW"), Some(15))
+    );
+    // Prefilled 300 mg device: 600 mg = 2 devices, nothing discarded.
+    let b = with_ndc(375.0, "50242-227-55");
+    assert_eq!(
+        (b.units, b.modifier.as_deref(), b.discarded_units),
+        (Some(75), Some("JZ"), Some(0))
+    );
+    assert!(matches!(b.presentation, crate::rules::PresentationBasis::Product(_)));
+    for (mg, units) in [
+        (75.0, 15),
+        (150.0, 30),
+        (225.0, 45),
+        (300.0, 60),
+        (375.0, 75),
+        (450.0, 90),
+        (525.0, 105),
+        (600.0, 120),
+    ] {
+        let a = run(&asthma_adult(80.0, 250.0), &order(Some(mg), Some(2)));
+        assert_eq!(a.billing.units, Some(units), "{mg} mg");
+        assert_eq!(
+            a.billing.modifier.as_deref(),
+            Some("JZ"),
+            "{mg} mg from prefilled devices"
+        );
+    }
+    // A dose no device combination makes: modifier left undetermined.
+    let a = run(&asthma_adult(80.0, 250.0), &order(Some(100.0), Some(2)));
+    assert_eq!((a.billing.units, a.billing.modifier.clone()), (Some(20), None));
+}
+
+#[test]
+fn another_drugs_hcpcs_code_on_the_order_is_named() {
+    let mut o = order(Some(225.0), Some(2));
+    o.codes = vec![Code::new("hcpcs", "J2356"), Code::new("hcpcs", "J2357")];
+    let b = run(&asthma_adult(80.0, 250.0), &o).billing;
+    assert_eq!(b.wrong_drug_codes.len(), 1);
+    assert_eq!(b.wrong_drug_codes[0].0, "J2356");
+    assert!(b.wrong_drug_codes[0].1.contains("tezepelumab"));
+}
+
+#[test]
+fn first_dose_and_self_administration_advice() {
+    let a = run(&asthma_adult(80.0, 250.0), &order(Some(225.0), Some(2)));
+    assert!(a.safety.contains(&SafetyAdvice::FirstDose));
+    let mut home = order(Some(225.0), Some(2));
+    home.instructions = "patient to self-inject at home".into();
+    let p = asthma_adult(80.0, 250.0)
+        .medication(MedicationRecordKind::Administration, "omalizumab", "2026-08-01", false)
+        .medication(MedicationRecordKind::Administration, "omalizumab", "2026-08-15", false);
+    let a = run(&p, &home);
+    assert!(!a.safety.contains(&SafetyAdvice::FirstDose));
+    assert!(a.safety.contains(&SafetyAdvice::SelfAdministration {
+        supervised_doses: 2,
+        needed: 3
+    }));
+}
+
+#[test]
+fn missing_inputs_make_eligibility_undetermined_not_eligible() {
+    let mut p = asthma_adult(80.0, 250.0);
+    p.facts.birth_date = None;
+    let a = run(&p, &order(Some(225.0), Some(2)));
+    assert_eq!(a.eligibility, Eligibility::Undetermined);
+    assert_eq!(a.missing, vec![MissingInput::Age]);
+}
+
+// ---- The second profile, from data only ----------------------------------------------
+
+#[test]
+fn ocrelizumab_profile_works_from_data_alone() {
+    let ocr = catalog().profile("ocrelizumab").unwrap();
+    let mut o = order(Some(600.0), None);
+    o.text = "ocrelizumab 30 mg/ml injectable solution".into();
+    o.interval = Some(Interval::Months(6));
+    let p = Patient::new(40).condition("icd10cm", "G35.A");
+    let a = assess(catalog(), ocr, &p.facts, &o, date(TODAY));
+    assert_eq!(a.indication.as_ref().map(|i| i.id.as_str()), Some("multiple-sclerosis"));
+    assert_eq!(a.billing.hcpcs, "J2350");
+    assert_eq!(a.billing.units, Some(600));
+    assert_eq!(a.billing.administration_cpt, "96365");
+    assert_eq!(
+        a.gaps,
+        vec![DocumentationGap::Requirement("hbv-screening-missing".into())]
+    );
+    assert_eq!(a.labs_to_order, vec!["hbv-screening".to_string()]);
+    assert_eq!(a.dose_matches, None);
+    assert_eq!(a.eligibility, Eligibility::Eligible);
+
+    // Screening on file before the first dose: no gap. G35.D is nonspecific.
+    let screened =
+        Patient::new(40)
+            .condition("icd10cm", "G35.D")
+            .observation("loinc", "5196-1", 0.1, "{index}", "2026-01-01");
+    let a = assess(catalog(), ocr, &screened.facts, &o, date(TODAY));
+    assert_eq!(a.gaps, vec![DocumentationGap::DiagnosisNonspecific]);
+}
+
+use chrono::Datelike;

@@ -5,7 +5,7 @@
 //! Strict mode only: fhirbolt's Compatibility and Lax modes loop forever on an
 //! unknown field whose value is an array (measured; see docs/ARCHITECTURE.md).
 
-pub use fhirbolt::model::r4 as r4;
+pub use fhirbolt::model::r4;
 
 /// Parse one FHIR R4 resource (any type) from a JSON value, in strict mode.
 ///

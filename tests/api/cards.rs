@@ -1,0 +1,124 @@
+//! Requirements 13-18: the response and card contract, over every scenario.
+
+use serde_json::Value;
+
+use crate::helpers::{assert_clean, scenario, scenario_names, spawn_app};
+
+#[tokio::test]
+async fn every_card_meets_the_spec() {
+    let app = spawn_app().await;
+    let mut seen = 0;
+    for name in scenario_names() {
+        let s = scenario(&name);
+        let resp = app
+            .post_hook("omalizumab-order-sign", &s.order_sign(Some(s.prefetch()), None))
+            .await;
+        assert_eq!(resp.status(), 200);
+        let body: Value = resp.json().await.unwrap();
+        assert_clean(&body);
+        // 13: cards, and no systemActions key when there are none.
+        assert!(body["cards"].is_array());
+        assert!(body.get("systemActions").is_none());
+        for card in body["cards"].as_array().unwrap() {
+            seen += 1;
+            // 14
+            let summary = card["summary"].as_str().unwrap();
+            assert!(summary.chars().count() <= 139, "{name}: {summary}");
+            assert!(["info", "warning", "critical"].contains(&card["indicator"].as_str().unwrap()));
+            assert!(!card["source"]["label"].as_str().unwrap().is_empty());
+            if let Some(url) = card["source"].get("url") {
+                assert!(url::Url::parse(url.as_str().unwrap()).is_ok());
+            }
+            assert!(uuid::Uuid::parse_str(card["uuid"].as_str().unwrap()).is_ok());
+            assert!(card["detail"].is_string());
+            // 15
+            if let Some(suggestions) = card.get("suggestions") {
+                let behavior = card["selectionBehavior"]
+                    .as_str()
+                    .expect("selectionBehavior with suggestions");
+                assert!(["at-most-one", "any"].contains(&behavior));
+                let recommended = suggestions
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .filter(|s| s["isRecommended"] == true)
+                    .count();
+                if behavior == "at-most-one" {
+                    assert!(recommended <= 1);
+                }
+                for s in suggestions.as_array().unwrap() {
+                    assert!(!s["label"].as_str().unwrap().is_empty());
+                    assert!(uuid::Uuid::parse_str(s["uuid"].as_str().unwrap()).is_ok());
+                    // 16
+                    for a in s["actions"].as_array().unwrap() {
+                        let t = a["type"].as_str().unwrap();
+                        assert!(!a["description"].as_str().unwrap().is_empty());
+                        match t {
+                            "create" | "update" => assert!(a["resource"]["resourceType"].is_string()),
+                            "delete" => assert!(a["resourceId"].is_string()),
+                            other => panic!("action type {other}"),
+                        }
+                    }
+                }
+            } else {
+                assert!(card.get("selectionBehavior").is_none());
+            }
+            // 17
+            for r in card
+                .get("overrideReasons")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
+                for k in ["system", "code", "display"] {
+                    assert!(!r[k].as_str().unwrap().is_empty(), "{name}: overrideReason.{k}");
+                }
+            }
+            // 18
+            for l in card.get("links").and_then(Value::as_array).into_iter().flatten() {
+                assert!(!l["label"].as_str().unwrap().is_empty());
+                assert!(url::Url::parse(l["url"].as_str().unwrap()).is_ok());
+                assert!(["absolute", "smart"].contains(&l["type"].as_str().unwrap()));
+                if l["type"] == "absolute" {
+                    assert!(l.get("appContext").is_none());
+                }
+            }
+        }
+    }
+    assert!(seen >= 7, "{seen} cards checked");
+}
+
+#[tokio::test]
+async fn csu_mismatch_offers_both_label_doses_as_alternatives() {
+    let app = spawn_app().await;
+    let s = scenario("csu-antihistamine-missing");
+    let mut body = s.order_sign(Some(s.prefetch()), None);
+    body["context"]["draftOrders"]["entry"][0]["resource"]["dosageInstruction"][0]["timing"]["repeat"]["period"] =
+        2.into();
+    let resp: Value = app
+        .post_hook("omalizumab-order-sign", &body)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let card = &resp["cards"][0];
+    assert_eq!(card["selectionBehavior"], "at-most-one");
+    let labels: Vec<&str> = card["suggestions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["label"].as_str().unwrap())
+        .collect();
+    assert_eq!(labels.len(), 2, "{labels:?}");
+    assert!(
+        labels[0].contains("150 mg every 4 weeks") && labels[1].contains("300 mg every 4 weeks"),
+        "{labels:?}"
+    );
+    assert!(
+        card["suggestions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|s| s["isRecommended"] == false)
+    );
+}

@@ -1,0 +1,268 @@
+//! Start the real application on port 0 beside a wiremock FHIR server; load scenarios.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use omalizumab_cds::config::Settings;
+use omalizumab_cds::startup::Application;
+use serde_json::{Value, json};
+use wiremock::matchers::{header, method, path, query_param, query_param_is_missing};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+pub const TOKEN: &str = "test-access-token-7f3a";
+pub const HOOK_INSTANCE: &str = "d1577c69-dfbe-44ad-ba6d-3e05e953b2ea";
+
+pub struct TestApp {
+    pub address: String,
+    pub client: reqwest::Client,
+    pub fhir: MockServer,
+}
+
+impl TestApp {
+    /// The FHIR base URL the hooks name (on the allowlist).
+    pub fn fhir_base(&self) -> String {
+        format!("{}/fhir", self.fhir.uri())
+    }
+
+    pub async fn get(&self, p: &str) -> reqwest::Response {
+        self.client
+            .get(format!("{}{p}", self.address))
+            .send()
+            .await
+            .expect("request")
+    }
+
+    pub async fn get_discovery(&self) -> reqwest::Response {
+        self.get("/cds-services").await
+    }
+
+    pub async fn post_hook(&self, service: &str, body: &Value) -> reqwest::Response {
+        self.post_raw(&format!("/cds-services/{service}"), serde_json::to_vec(body).unwrap())
+            .await
+    }
+
+    pub async fn post_feedback(&self, service: &str, body: &Value) -> reqwest::Response {
+        self.post_raw(
+            &format!("/cds-services/{service}/feedback"),
+            serde_json::to_vec(body).unwrap(),
+        )
+        .await
+    }
+
+    pub async fn post_raw(&self, p: &str, body: Vec<u8>) -> reqwest::Response {
+        self.client
+            .post(format!("{}{p}", self.address))
+            .header("Content-Type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .expect("request")
+    }
+}
+
+pub fn cards_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("cards")
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(&[]).await
+}
+
+/// Start the app; `extra` settings override the test defaults.
+pub async fn spawn_app_with(extra: &[(&str, &str)]) -> TestApp {
+    let fhir = MockServer::start().await;
+    let mut vars: BTreeMap<String, String> = BTreeMap::new();
+    vars.insert("CDS_BIND".into(), "127.0.0.1:0".into());
+    vars.insert("CDS_CARDS_DIR".into(), cards_dir().display().to_string());
+    vars.insert("CDS_FHIR_ALLOWED".into(), format!("{}/fhir", fhir.uri()));
+    vars.insert("CDS_HOOK_DEADLINE_MS".into(), "2000".into());
+    for (k, v) in extra {
+        vars.insert(k.to_string(), v.to_string());
+    }
+    let settings = Settings::from_map(&vars).expect("settings");
+    let app = Application::build(&settings).expect("app builds");
+    let port = app.port();
+    tokio::spawn(app.run_until_stopped());
+    TestApp {
+        address: format!("http://127.0.0.1:{port}"),
+        client: reqwest::Client::new(),
+        fhir,
+    }
+}
+
+/// A scenario from fixtures/scenarios/<name>.
+pub struct Scenario {
+    pub resources: Vec<Value>,
+    pub order: Value,
+    pub expected: Value,
+}
+
+pub fn scenario(name: &str) -> Scenario {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures/scenarios")
+        .join(name);
+    let read = |f: &str| -> Value {
+        serde_json::from_str(&std::fs::read_to_string(dir.join(f)).unwrap_or_else(|e| panic!("{name}/{f}: {e}")))
+            .unwrap_or_else(|e| panic!("{name}/{f}: {e}"))
+    };
+    let chart = read("chart.json");
+    let resources = chart["entry"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["resource"].clone())
+        .collect();
+    Scenario {
+        resources,
+        order: read("order.json"),
+        expected: read("expected.json"),
+    }
+}
+
+pub fn scenario_names() -> Vec<String> {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures/scenarios");
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.path().is_dir())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+pub fn searchset(resources: Vec<Value>) -> Value {
+    json!({
+        "resourceType": "Bundle",
+        "type": "searchset",
+        "total": resources.len(),
+        "entry": resources.into_iter().map(|r| json!({
+            "fullUrl": format!("https://ehr.example/fhir/{}/{}", r["resourceType"].as_str().unwrap(), r["id"].as_str().unwrap()),
+            "resource": r,
+            "search": {"mode": "match"}
+        })).collect::<Vec<_>>()
+    })
+}
+
+impl Scenario {
+    pub fn patient_id(&self) -> String {
+        self.of_type("Patient")[0]["id"].as_str().unwrap().to_string()
+    }
+
+    pub fn of_type(&self, t: &str) -> Vec<Value> {
+        self.resources
+            .iter()
+            .filter(|r| r["resourceType"] == t)
+            .cloned()
+            .collect()
+    }
+
+    /// What an EHR fills from our discovery templates, key by key.
+    pub fn prefetch(&self) -> Value {
+        json!({
+            "patient": self.of_type("Patient")[0],
+            "observations": searchset(self.of_type("Observation")),
+            "conditions": searchset(self.of_type("Condition")),
+            "medicationRequests": searchset(self.of_type("MedicationRequest")),
+            "medicationStatements": searchset(self.of_type("MedicationStatement")),
+            "medicationAdministrations": searchset(self.of_type("MedicationAdministration")),
+        })
+    }
+
+    pub fn draft_orders(&self) -> Value {
+        json!({"resourceType": "Bundle", "type": "collection", "entry": [{"resource": self.order}]})
+    }
+
+    /// An order-sign request; `prefetch` None leaves the key out, `fhir` None leaves
+    /// out fhirServer and fhirAuthorization.
+    pub fn order_sign(&self, prefetch: Option<Value>, fhir: Option<&str>) -> Value {
+        let mut body = json!({
+            "hook": "order-sign",
+            "hookInstance": HOOK_INSTANCE,
+            "context": {
+                "userId": "Practitioner/dr-1",
+                "patientId": self.patient_id(),
+                "encounterId": "enc-1",
+                "draftOrders": self.draft_orders()
+            }
+        });
+        if let Some(p) = prefetch {
+            body["prefetch"] = p;
+        }
+        if let Some(server) = fhir {
+            body["fhirServer"] = json!(server);
+            body["fhirAuthorization"] = json!({
+                "access_token": TOKEN, "token_type": "Bearer", "expires_in": 300,
+                "scope": "patient/*.read", "subject": "omalizumab-cds"
+            });
+        }
+        body
+    }
+
+    /// Serve this chart from the mock FHIR server, requiring the bearer token.
+    pub async fn mount(&self, server: &MockServer) {
+        let pid = self.patient_id();
+        Mock::given(method("GET"))
+            .and(path(format!("/fhir/Patient/{pid}")))
+            .and(header("authorization", format!("Bearer {TOKEN}").as_str()))
+            .respond_with(ResponseTemplate::new(200).set_body_json(self.of_type("Patient")[0].clone()))
+            .mount(server)
+            .await;
+        for t in [
+            "Observation",
+            "Condition",
+            "MedicationRequest",
+            "MedicationStatement",
+            "MedicationAdministration",
+        ] {
+            Mock::given(method("GET"))
+                .and(path(format!("/fhir/{t}")))
+                .and(query_param("patient", pid.as_str()))
+                .and(query_param_is_missing("page"))
+                .and(header("authorization", format!("Bearer {TOKEN}").as_str()))
+                .respond_with(ResponseTemplate::new(200).set_body_json(searchset(self.of_type(t))))
+                .mount(server)
+                .await;
+        }
+    }
+}
+
+/// Find any `null`, `""`, `[]` or `{}` in a response (the spec omits empty optionals;
+/// `cards: []` is the one empty value allowed, checked by the caller).
+pub fn empty_values(v: &Value, at: &str, found: &mut Vec<String>) {
+    match v {
+        Value::Null => found.push(at.to_string()),
+        Value::String(s) if s.is_empty() => found.push(at.to_string()),
+        Value::Array(a) => {
+            if a.is_empty() && !at.ends_with(".cards") {
+                found.push(at.to_string());
+            }
+            for (i, x) in a.iter().enumerate() {
+                empty_values(x, &format!("{at}[{i}]"), found);
+            }
+        }
+        Value::Object(o) => {
+            if o.is_empty() {
+                found.push(at.to_string());
+            }
+            for (k, x) in o {
+                // Resources inside suggestions are the EHR's own: not ours to judge.
+                if k == "resource" {
+                    continue;
+                }
+                empty_values(x, &format!("{at}.{k}"), found);
+            }
+        }
+        _ => {}
+    }
+}
+
+pub fn assert_clean(v: &Value) {
+    let mut found = Vec::new();
+    empty_values(v, "$", &mut found);
+    assert!(found.is_empty(), "empty optional values at {found:?} in {v:#}");
+}
+
+pub fn extension(card: &Value) -> &Value {
+    &card["extension"]["omalizumab-cds.assessment"]
+}

@@ -1,0 +1,131 @@
+//! Every scenario in fixtures/: the expected assessment (from the reference sheet),
+//! the same in prefetch mode and in fetch mode.
+
+use serde_json::{Value, json};
+
+use crate::helpers::{assert_clean, extension, scenario, scenario_names, spawn_app};
+
+async fn cards(app: &crate::helpers::TestApp, body: &Value) -> Value {
+    let resp = app.post_hook("omalizumab-order-sign", body).await;
+    assert_eq!(resp.status(), 200);
+    let v: Value = resp.json().await.unwrap();
+    assert_clean(&v);
+    v
+}
+
+#[tokio::test]
+async fn every_scenario_in_prefetch_mode_and_fetch_mode() {
+    let names = scenario_names();
+    assert!(names.len() >= 8, "{names:?}");
+    for name in names {
+        let app = spawn_app().await;
+        let s = scenario(&name);
+        s.mount(&app.fhir).await;
+
+        let prefetched = cards(&app, &s.order_sign(Some(s.prefetch()), None)).await;
+        let fetched = cards(&app, &s.order_sign(None, Some(&app.fhir_base()))).await;
+        match &s.expected {
+            Value::Null => {
+                assert_eq!(prefetched, json!({"cards": []}), "{name}");
+                assert_eq!(fetched, json!({"cards": []}), "{name}");
+            }
+            expected => {
+                assert_eq!(extension(&prefetched["cards"][0]), expected, "{name} (prefetch)");
+                assert_eq!(extension(&fetched["cards"][0]), expected, "{name} (fetch)");
+                assert_eq!(
+                    prefetched["cards"][0]["summary"], fetched["cards"][0]["summary"],
+                    "{name}"
+                );
+                assert_eq!(
+                    prefetched["cards"][0]["indicator"], fetched["cards"][0]["indicator"],
+                    "{name}"
+                );
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_acceptance_card_reads_right() {
+    let app = spawn_app().await;
+    let s = scenario("asthma-adult-dose-mismatch");
+    let body = cards(&app, &s.order_sign(Some(s.prefetch()), None)).await;
+    let card = &body["cards"][0];
+    assert_eq!(card["indicator"], "warning");
+    assert_eq!(
+        card["summary"],
+        "Omalizumab: label table dose is 225 mg every 2 weeks; order is 300 mg every 4 weeks"
+    );
+    let detail = card["detail"].as_str().unwrap();
+    for needle in [
+        "225 mg every 2 weeks",
+        ">200-300",
+        ">70-90",
+        "J2357 x 60",
+        "96372",
+        "J45.50",
+        "JZ",
+        "Boxed warning",
+    ] {
+        assert!(detail.contains(needle), "{needle} not in detail:\n{detail}");
+    }
+    // A suggestion rewrites the whole order to 225 mg every 2 weeks.
+    let suggestion = &card["suggestions"][0];
+    assert_eq!(suggestion["isRecommended"], true);
+    let action = &suggestion["actions"][0];
+    assert_eq!(action["type"], "update");
+    let resource = &action["resource"];
+    assert_eq!(resource["resourceType"], "MedicationRequest");
+    assert_eq!(resource["id"], "order-1");
+    assert_eq!(resource["subject"], s.order["subject"]);
+    assert_eq!(
+        resource["medicationCodeableConcept"],
+        s.order["medicationCodeableConcept"]
+    );
+    let dosage = &resource["dosageInstruction"][0];
+    assert_eq!(dosage["doseAndRate"][0]["doseQuantity"]["value"], 225);
+    assert_eq!(dosage["doseAndRate"][0]["doseQuantity"]["code"], "mg");
+    assert_eq!(
+        dosage["timing"]["repeat"],
+        json!({"frequency": 1, "period": 2, "periodUnit": "wk"})
+    );
+    assert_eq!(dosage["route"], s.order["dosageInstruction"][0]["route"]);
+}
+
+#[tokio::test]
+async fn no_dose_in_table_is_critical_and_on_treatment_ige_suggests_a_new_test() {
+    let app = spawn_app().await;
+    let s = scenario("asthma-no-dose-in-table");
+    let body = cards(&app, &s.order_sign(Some(s.prefetch()), None)).await;
+    assert_eq!(body["cards"][0]["indicator"], "critical");
+    assert!(body["cards"][0]["summary"].as_str().unwrap().contains("no dose"));
+
+    let s = scenario("asthma-ige-not-pretreatment");
+    let body = cards(&app, &s.order_sign(Some(s.prefetch()), None)).await;
+    let card = &body["cards"][0];
+    assert_eq!(card["indicator"], "warning");
+    let create = card["suggestions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|s| s["actions"].as_array().unwrap())
+        .find(|a| a["type"] == "create")
+        .expect("a create action");
+    assert_eq!(create["resource"]["resourceType"], "ServiceRequest");
+    assert_eq!(create["resource"]["code"]["coding"][0]["code"], "19113-0");
+    assert_eq!(
+        create["resource"]["subject"]["reference"],
+        format!("Patient/{}", s.patient_id())
+    );
+}
+
+#[tokio::test]
+async fn unverified_tables_say_the_cell_was_not_checked() {
+    let app = spawn_app().await;
+    let s = scenario("food-allergy-child-unverified-table");
+    let body = cards(&app, &s.order_sign(Some(s.prefetch()), None)).await;
+    let card = &body["cards"][0];
+    assert!(card["detail"].as_str().unwrap().contains("could not be checked"));
+    assert!(extension(card).get("doseMatches").is_none());
+    assert!(extension(card).get("recommendedDose").is_none());
+}
