@@ -69,3 +69,51 @@ impl UnitTable {
         Some(value / factor)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn table() -> UnitTable {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("cards/common/units.toml");
+        let file: crate::profile::files::UnitsFile = toml::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        UnitTable::new(&file.quantity)
+    }
+
+    #[test]
+    fn pounds_grams_and_ige_units() {
+        let t = table();
+        let kg = |v, u| {
+            t.from_canonical("mass", t.to_canonical("mass", v, u).unwrap(), "kg")
+                .unwrap()
+        };
+        assert!((kg(1.0, "[lb_av]") - 0.45359237).abs() < 1e-12);
+        assert!((kg(176.37, "lbs") - 80.0).abs() < 0.001);
+        assert!((kg(80000.0, "g") - 80.0).abs() < 1e-9);
+        assert_eq!(t.to_canonical("mass", 0.3, "g"), Some(300.0));
+        assert_eq!(t.to_canonical("ige-concentration", 250.0, "kU/L"), Some(250.0));
+        assert_eq!(t.to_canonical("ige-concentration", 250.0, "KU/L"), Some(250.0));
+        assert_eq!(t.to_canonical("ige-concentration", 250.0, "ng/mL"), None);
+        assert_eq!(t.to_canonical("mass", 1.0, "mL"), None);
+    }
+
+    proptest! {
+        // Converting to kg and back gives the value charted, for every accepted mass unit.
+        #[test]
+        fn mass_round_trips(value in 0.001f64..1_000_000.0, unit in prop::sample::select(vec!["kg", "g", "mg", "[lb_av]", "lb", "lbs", "[oz_av]", "mcg"])) {
+            let t = table();
+            let mg = t.to_canonical("mass", value, unit).unwrap();
+            let back = t.from_canonical("mass", mg, unit).unwrap();
+            prop_assert!((back - value).abs() <= value * 1e-12);
+        }
+
+        // Heavier in pounds is heavier in kilograms: conversion keeps band order.
+        #[test]
+        fn pounds_to_kg_is_monotonic(a in 1.0f64..700.0, b in 1.0f64..700.0) {
+            let t = table();
+            let kg = |v| t.from_canonical("mass", t.to_canonical("mass", v, "[lb_av]").unwrap(), "kg").unwrap();
+            prop_assert_eq!(a < b, kg(a) < kg(b));
+        }
+    }
+}
