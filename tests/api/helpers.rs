@@ -41,6 +41,11 @@ impl TestApp {
             .await
     }
 
+    /// Post a hook and read the JSON answer, whatever the status.
+    pub async fn hook_json(&self, service: &str, body: &Value) -> Value {
+        self.post_hook(service, body).await.json().await.expect("JSON body")
+    }
+
     pub async fn post_feedback(&self, service: &str, body: &Value) -> reqwest::Response {
         self.post_raw(
             &format!("/cds-services/{service}/feedback"),

@@ -43,12 +43,9 @@ async fn null_prefetch_means_no_data_and_is_not_refetched() {
     let s = scenario("asthma-adult-dose-mismatch");
     let mut prefetch = s.prefetch();
     prefetch["observations"] = Value::Null;
-    let body: Value = app
-        .post_hook(SIGN, &s.order_sign(Some(prefetch), Some(&app.fhir_base())))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let body = app
+        .hook_json(SIGN, &s.order_sign(Some(prefetch), Some(&app.fhir_base())))
+        .await;
     let ext = extension(&body["cards"][0]);
     assert_eq!(ext["eligibility"], "undetermined");
     let gaps = ext["gaps"].as_array().unwrap();
@@ -72,12 +69,9 @@ async fn operation_outcome_prefetch_is_refetched() {
         .expect(1)
         .mount(&app.fhir)
         .await;
-    let body: Value = app
-        .post_hook(SIGN, &s.order_sign(Some(prefetch), Some(&app.fhir_base())))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let body = app
+        .hook_json(SIGN, &s.order_sign(Some(prefetch), Some(&app.fhir_base())))
+        .await;
     assert_eq!(extension(&body["cards"][0]), &s.expected);
 }
 
@@ -112,12 +106,9 @@ async fn paged_searchsets_are_followed() {
     // Page 1 in prefetch.
     let mut prefetch = s.prefetch();
     prefetch["observations"] = page1.clone();
-    let body: Value = app
-        .post_hook(SIGN, &s.order_sign(Some(prefetch), Some(&app.fhir_base())))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let body = app
+        .hook_json(SIGN, &s.order_sign(Some(prefetch), Some(&app.fhir_base())))
+        .await;
     assert_eq!(extension(&body["cards"][0]), &s.expected);
 
     // Page 1 fetched by us.
@@ -130,12 +121,9 @@ async fn paged_searchsets_are_followed() {
         .await;
     let mut prefetch = s.prefetch();
     prefetch.as_object_mut().unwrap().remove("observations");
-    let body: Value = app
-        .post_hook(SIGN, &s.order_sign(Some(prefetch), Some(&app.fhir_base())))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let body = app
+        .hook_json(SIGN, &s.order_sign(Some(prefetch), Some(&app.fhir_base())))
+        .await;
     assert_eq!(extension(&body["cards"][0]), &s.expected);
 }
 

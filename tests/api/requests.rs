@@ -135,24 +135,18 @@ async fn order_select_advises_only_on_selected_entries() {
         body["context"]["selections"] = json!([selected]);
         body
     };
-    let with: Value = app
-        .post_hook("omalizumab-order-select", &select("MedicationRequest/order-1"))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let with = app
+        .hook_json("omalizumab-order-select", &select("MedicationRequest/order-1"))
+        .await;
     assert_eq!(with["cards"].as_array().unwrap().len(), 1);
     assert_eq!(
         crate::helpers::extension(&with["cards"][0])["order"],
         "MedicationRequest/order-1"
     );
 
-    let without: Value = app
-        .post_hook("omalizumab-order-select", &select("MedicationRequest/other-1"))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let without = app
+        .hook_json("omalizumab-order-select", &select("MedicationRequest/other-1"))
+        .await;
     assert_eq!(without, json!({"cards": []}));
 
     // selections must name draftOrders entries.

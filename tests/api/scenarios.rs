@@ -129,3 +129,50 @@ async fn unverified_tables_say_the_cell_was_not_checked() {
     assert!(extension(card).get("doseMatches").is_none());
     assert!(extension(card).get("recommendedDose").is_none());
 }
+
+/// An EHR-like client: reads discovery, renders each prefetch template with the hook's
+/// context, runs it against the FHIR server, and sends the results as prefetch. It must get
+/// the same assessment as a client that sends no prefetch at all.
+#[tokio::test]
+async fn a_client_filling_prefetch_from_discovery_gets_the_same_assessment() {
+    let app = spawn_app().await;
+    let discovery: Value = app.get_discovery().await.json().await.unwrap();
+    let service = discovery["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["id"] == "omalizumab-order-sign")
+        .unwrap()
+        .clone();
+    for name in [
+        "asthma-adult-dose-mismatch",
+        "asthma-adult-epic-shaped-match",
+        "asthma-ige-not-pretreatment",
+    ] {
+        let s = scenario(name);
+        s.mount(&app.fhir).await;
+        let mut prefetch = serde_json::Map::new();
+        for (key, template) in service["prefetch"].as_object().unwrap() {
+            let query = template
+                .as_str()
+                .unwrap()
+                .replace("{{context.patientId}}", &s.patient_id())
+                .replace("{{context.userId}}", "Practitioner/dr-1");
+            let value: Value = app
+                .client
+                .get(format!("{}/{query}", app.fhir_base()))
+                .bearer_auth(crate::helpers::TOKEN)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            prefetch.insert(key.clone(), value);
+        }
+        let with = cards(&app, &s.order_sign(Some(Value::Object(prefetch)), None)).await;
+        let without = cards(&app, &s.order_sign(None, Some(&app.fhir_base()))).await;
+        assert_eq!(extension(&with["cards"][0]), &s.expected, "{name}");
+        assert_eq!(extension(&with["cards"][0]), extension(&without["cards"][0]), "{name}");
+    }
+}
