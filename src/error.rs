@@ -2,7 +2,7 @@
 //!
 //! Every non-2xx body is a FHIR OperationOutcome (as CDS Hooks 3.0 asks) whose
 //! `issue[0].details.coding[0].code` is the stable code below and whose
-//! `diagnostics` is a human sentence. Documented in docs/ERRORS.md.
+//! `diagnostics` is a human sentence. The table is listed in the README.
 
 use serde_json::{Value, json};
 

@@ -1,0 +1,113 @@
+//! No token and no patient data in the logs: the real binary, JSON logs, fetch mode.
+
+use std::io::{BufRead, BufReader, Read};
+use std::process::{Command, Stdio};
+
+use serde_json::{Value, json};
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+const TOKEN: &str = "tok-4c1d9e-never-log-me";
+const PATIENT: &str = "pat-secret-889";
+
+#[tokio::test]
+async fn logs_carry_no_token_and_no_patient_data() {
+    let fhir = MockServer::start().await;
+    let patient = json!({"resourceType": "Patient", "id": PATIENT, "birthDate": "1991-05-14", "name": [{"family": "Zebulonsky"}]});
+    let weight = json!({"resourceType": "Observation", "id": "w", "status": "final", "subject": {"reference": format!("Patient/{PATIENT}")},
+        "code": {"coding": [{"system": "http://loinc.org", "code": "29463-7"}]}, "effectiveDateTime": "2026-11-01",
+        "valueQuantity": {"value": 81.37, "unit": "kg", "system": "http://unitsofmeasure.org", "code": "kg"}});
+    Mock::given(method("GET"))
+        .and(path(format!("/fhir/Patient/{PATIENT}")))
+        .respond_with(ResponseTemplate::new(200).set_body_json(&patient))
+        .mount(&fhir)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/fhir/Observation"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"resourceType": "Bundle", "type": "searchset", "entry": [{"resource": weight}]})),
+        )
+        .mount(&fhir)
+        .await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"resourceType": "Bundle", "type": "searchset"})))
+        .mount(&fhir)
+        .await;
+
+    let mut child = Command::new(env!("CARGO_BIN_EXE_omalizumab-cds"))
+        .arg("serve")
+        .env("CDS_BIND", "127.0.0.1:0")
+        .env("CDS_LOG_FORMAT", "json")
+        .env("CDS_LOG", "debug")
+        .env("CDS_FHIR_ALLOWED", format!("{}/fhir", fhir.uri()))
+        .env("CDS_CARDS_DIR", concat!(env!("CARGO_MANIFEST_DIR"), "/cards"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut log = String::new();
+    let port = loop {
+        let mut line = String::new();
+        assert!(stdout.read_line(&mut line).unwrap() > 0, "service exited: {log}");
+        log.push_str(&line);
+        if let Ok(v) = serde_json::from_str::<Value>(&line)
+            && v["message"] == "omalizumab-cds listening"
+        {
+            break v["port"].as_u64().unwrap();
+        }
+    };
+
+    let client = reqwest::Client::new();
+    let order = json!({"resourceType": "MedicationRequest", "id": "o1", "status": "draft", "intent": "order",
+        "medicationCodeableConcept": {"text": "Xolair"}, "subject": {"reference": format!("Patient/{PATIENT}")},
+        "dosageInstruction": [{"doseAndRate": [{"doseQuantity": {"value": 300, "unit": "mg"}}]}]});
+    let hook = json!({"hook": "order-sign", "hookInstance": "0b0c2a1e-8d3f-4f6e-9b1a-2c3d4e5f6a7b",
+        "fhirServer": format!("{}/fhir", fhir.uri()),
+        "fhirAuthorization": {"access_token": TOKEN, "token_type": "Bearer", "expires_in": 300, "scope": "patient/*.read", "subject": "cds"},
+        "context": {"userId": "Practitioner/1", "patientId": PATIENT, "draftOrders": {"resourceType": "Bundle", "type": "collection", "entry": [{"resource": order}]}}});
+    let base = format!("http://127.0.0.1:{port}/cds-services");
+    let resp = client
+        .post(format!("{base}/omalizumab-order-sign"))
+        .json(&hook)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    // A refused hook is logged too.
+    let mut bad = hook.clone();
+    bad["fhirServer"] = json!("https://elsewhere.example/fhir");
+    assert_eq!(
+        client
+            .post(format!("{base}/omalizumab-order-sign"))
+            .json(&bad)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        403
+    );
+    let feedback = json!({"feedback": [{"card": "c1", "outcome": "overridden", "outcomeTimestamp": "2026-11-23T10:00:00Z",
+        "overrideReason": {"userComment": format!("patient {PATIENT} Zebulonsky prefers")}}]});
+    assert_eq!(
+        client
+            .post(format!("{base}/omalizumab-order-sign/feedback"))
+            .json(&feedback)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+
+    child.kill().unwrap();
+    stdout.read_to_string(&mut log).unwrap();
+    let mut stderr = String::new();
+    child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
+    log.push_str(&stderr);
+    assert!(log.contains("hook answered") && log.contains("feedback"), "{log}");
+    for secret in [TOKEN, PATIENT, "Zebulonsky", "1991-05-14", "81.37"] {
+        assert!(!log.contains(secret), "`{secret}` appears in the logs:\n{log}");
+    }
+}
