@@ -102,6 +102,7 @@ async fn logs_carry_no_token_and_no_patient_data() {
     );
 
     child.kill().unwrap();
+    child.wait().unwrap();
     stdout.read_to_string(&mut log).unwrap();
     let mut stderr = String::new();
     child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
