@@ -24,7 +24,6 @@ pub struct UnitTable {
 
 #[derive(Debug, Clone)]
 struct QuantityKind {
-    canonical: String,
     factors: HashMap<String, f64>,
 }
 
@@ -34,13 +33,7 @@ impl UnitTable {
             .iter()
             .map(|(id, k)| {
                 let factors = k.units.iter().map(|(u, f)| (u.to_ascii_lowercase(), *f)).collect();
-                (
-                    id.clone(),
-                    QuantityKind {
-                        canonical: k.canonical.clone(),
-                        factors,
-                    },
-                )
+                (id.clone(), QuantityKind { factors })
             })
             .collect();
         UnitTable { kinds }
@@ -48,10 +41,6 @@ impl UnitTable {
 
     pub fn has_kind(&self, kind: &str) -> bool {
         self.kinds.contains_key(kind)
-    }
-
-    pub fn canonical(&self, kind: &str) -> Option<&str> {
-        self.kinds.get(kind).map(|k| k.canonical.as_str())
     }
 
     /// Convert `value` in `unit` to the kind's canonical unit, or None when the

@@ -83,10 +83,6 @@ fn fit_summary(s: String) -> String {
     cut
 }
 
-pub fn dose_text(d: &Dose) -> String {
-    d.to_string()
-}
-
 fn ordered_text(a: &Assessment) -> String {
     match (a.ordered_dose, a.ordered_interval) {
         (Some(mg), Some(i)) => format!("{} mg {i}", trim_number(mg)),
