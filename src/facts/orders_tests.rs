@@ -1,0 +1,170 @@
+use super::*;
+use crate::profile::Catalog;
+use serde_json::json;
+
+fn catalog() -> Catalog {
+    Catalog::load(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("cards")).unwrap()
+}
+
+fn bundle(resources: Vec<Value>) -> Value {
+    json!({"resourceType": "Bundle", "type": "collection",
+           "entry": resources.into_iter().map(|r| json!({"resource": r})).collect::<Vec<_>>()})
+}
+
+fn request(id: &str, medication: Value, dose: Value, repeat: Value) -> Value {
+    let mut r = json!({"resourceType": "MedicationRequest", "id": id, "status": "draft", "intent": "order",
+        "subject": {"reference": "Patient/p"},
+        "dosageInstruction": [{"timing": {"repeat": repeat}, "doseAndRate": [{"doseQuantity": dose}]}]});
+    for (k, v) in medication.as_object().unwrap() {
+        r[k] = v.clone();
+    }
+    r
+}
+
+fn recognise(b: &Value) -> Vec<OrderFacts> {
+    let c = catalog();
+    let p = c.profile("omalizumab").unwrap();
+    recognise_orders(b, None, &p.recognition, &c.systems, &c.units)
+        .into_iter()
+        .map(|o| o.facts)
+        .collect()
+}
+
+#[test]
+fn orders_are_recognised_by_code_name_contained_and_bundled_medication() {
+    let wk2 = json!({"frequency": 1, "period": 2, "periodUnit": "wk"});
+    let mg = json!({"value": 150, "unit": "mg"});
+    let b = bundle(vec![
+        request(
+            "by-ndc",
+            json!({"medicationCodeableConcept": {"coding": [{"system": "http://hl7.org/fhir/sid/ndc", "code": "50242021501"}]}}),
+            mg.clone(),
+            wk2.clone(),
+        ),
+        request(
+            "by-rxnorm-oid",
+            json!({"medicationCodeableConcept": {"coding": [{"system": "urn:oid:2.16.840.1.113883.6.88", "code": "1657209"}]}}),
+            mg.clone(),
+            wk2.clone(),
+        ),
+        request(
+            "by-name",
+            json!({"medicationCodeableConcept": {"text": "OMLYCLO 75 mg/0.5 mL"}}),
+            mg.clone(),
+            wk2.clone(),
+        ),
+        request(
+            "by-bundled",
+            json!({"medicationReference": {"reference": "Medication/m1"}}),
+            mg.clone(),
+            wk2.clone(),
+        ),
+        json!({"resourceType": "Medication", "id": "m1", "code": {"text": "Xolair"}}),
+        request(
+            "other",
+            json!({"medicationCodeableConcept": {"text": "dupilumab"}}),
+            mg.clone(),
+            wk2.clone(),
+        ),
+        json!({"resourceType": "ServiceRequest", "id": "s1", "status": "draft", "intent": "order", "subject": {"reference": "Patient/p"}, "code": {"text": "IgE"}}),
+    ]);
+    let ids: Vec<String> = recognise(&b).into_iter().map(|o| o.reference).collect();
+    assert_eq!(
+        ids,
+        [
+            "MedicationRequest/by-ndc",
+            "MedicationRequest/by-rxnorm-oid",
+            "MedicationRequest/by-name",
+            "MedicationRequest/by-bundled"
+        ]
+    );
+}
+
+#[test]
+fn doses_in_other_mass_units_and_intervals_in_days_or_per_period() {
+    let med = json!({"medicationCodeableConcept": {"text": "omalizumab"}});
+    let cases = [
+        (
+            json!({"value": 0.3, "unit": "g"}),
+            json!({"period": 14, "periodUnit": "d"}),
+            Some(300.0),
+            Some(Interval::Weeks(2)),
+        ),
+        (
+            json!({"value": 225, "code": "mg", "unit": "milligram"}),
+            json!({"frequency": 2, "period": 4, "periodUnit": "wk"}),
+            Some(225.0),
+            Some(Interval::Weeks(2)),
+        ),
+        (
+            json!({"value": 1.5e2, "unit": "mg"}),
+            json!({"frequency": 1, "period": 1, "periodUnit": "mo"}),
+            Some(150.0),
+            Some(Interval::Months(1)),
+        ),
+        (
+            json!({"value": 1, "unit": "mL"}),
+            json!({"frequency": 1, "period": 10, "periodUnit": "d"}),
+            None,
+            None,
+        ),
+        (
+            json!({"value": 150}),
+            json!({"frequency": 1, "period": 4, "periodUnit": "h"}),
+            None,
+            None,
+        ),
+    ];
+    for (i, (dose, repeat, mg, interval)) in cases.into_iter().enumerate() {
+        let o = &recognise(&bundle(vec![request("r", med.clone(), dose, repeat)]))[0];
+        assert_eq!(o.dose.mg(), mg, "case {i}");
+        assert_eq!(o.interval, interval, "case {i}");
+    }
+    let o = &recognise(&bundle(vec![request(
+        "r",
+        med,
+        json!({"value": 1, "unit": "mL"}),
+        json!({}),
+    )]))[0];
+    assert_eq!(
+        o.dose,
+        OrderedDose::NotMass {
+            value: 1.0,
+            unit: "mL".into()
+        }
+    );
+}
+
+#[test]
+fn selections_limit_the_orders_and_reasons_are_read() {
+    let c = catalog();
+    let p = c.profile("omalizumab").unwrap();
+    let mut r = request(
+        "a",
+        json!({"medicationCodeableConcept": {"text": "omalizumab"}}),
+        json!({"value": 150, "unit": "mg"}),
+        json!({}),
+    );
+    r["reasonCode"] = json!([{"coding": [{"system": "http://hl7.org/fhir/sid/icd-10-cm", "code": "L50.1"}]}]);
+    r["reasonReference"] = json!([{"reference": "#c1"}, {"reference": "https://ehr.example/fhir/Condition/77"}]);
+    r["contained"] = json!([{"resourceType": "Condition", "id": "c1", "subject": {"reference": "Patient/p"}, "code": {"coding": [{"system": "http://hl7.org/fhir/sid/icd-10-cm", "code": "J45.50"}]}}]);
+    let b = bundle(vec![
+        r,
+        request(
+            "b",
+            json!({"medicationCodeableConcept": {"text": "omalizumab"}}),
+            json!({"value": 150, "unit": "mg"}),
+            json!({}),
+        ),
+    ]);
+    let selected = vec!["MedicationRequest/b".to_string()];
+    let only_b = recognise_orders(&b, Some(&selected), &p.recognition, &c.systems, &c.units);
+    assert_eq!(only_b.len(), 1);
+    assert_eq!(only_b[0].facts.reference, "MedicationRequest/b");
+    let a = &recognise(&b)[0];
+    assert_eq!(
+        a.reason_codes,
+        vec![Code::new("icd10cm", "L50.1"), Code::new("icd10cm", "J45.50")]
+    );
+    assert_eq!(a.reason_references, vec!["Condition/77".to_string()]);
+}
