@@ -26,6 +26,8 @@ use crate::rules::{Assessment, assess};
 pub struct Registry {
     pub catalog: Arc<Catalog>,
     services: BTreeMap<String, (usize, Service)>,
+    /// Built once: discovery never changes while the service runs.
+    discovery: Arc<Discovery>,
 }
 
 impl Registry {
@@ -42,17 +44,8 @@ impl Registry {
                 services.insert(s.id.clone(), (index, s.clone()));
             }
         }
-        Ok(Registry { catalog, services })
-    }
-
-    pub fn get(&self, id: &str) -> Option<(&Profile, &Service)> {
-        self.services.get(id).map(|(i, s)| (&self.catalog.profiles[*i], s))
-    }
-
-    pub fn discovery(&self) -> Discovery {
-        Discovery {
-            services: self
-                .services
+        let discovery = Arc::new(Discovery {
+            services: services
                 .values()
                 .map(|(i, s)| ServiceDescriptor {
                     hook: s.hook.clone(),
@@ -62,10 +55,23 @@ impl Registry {
                     prefetch: s.prefetch.clone(),
                     usage_requirements: s.usage_requirements.clone(),
                     hook_version: "1.0",
-                    version: self.catalog.profiles[*i].rules_version.clone(),
+                    version: catalog.profiles[*i].rules_version.clone(),
                 })
                 .collect(),
-        }
+        });
+        Ok(Registry {
+            catalog,
+            services,
+            discovery,
+        })
+    }
+
+    pub fn get(&self, id: &str) -> Option<(&Profile, &Service)> {
+        self.services.get(id).map(|(i, s)| (&self.catalog.profiles[*i], s))
+    }
+
+    pub fn discovery(&self) -> &Discovery {
+        &self.discovery
     }
 }
 
@@ -181,11 +187,7 @@ pub async fn run_hook(
                 patient_id: &ctx.patient_id,
             },
         );
-        outcome.indicators.push(match c.indicator {
-            crate::hooks::response::Indicator::Info => "info",
-            crate::hooks::response::Indicator::Warning => "warning",
-            crate::hooks::response::Indicator::Critical => "critical",
-        });
+        outcome.indicators.push(c.indicator.code());
         cards.push(c);
         assessments.push(a);
     }

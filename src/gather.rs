@@ -10,7 +10,7 @@ use serde_json::{Map, Value};
 use tokio::time::Instant;
 use url::Url;
 
-use crate::fhir::client::{FetchError, FhirClient};
+use crate::fhir::client::FhirClient;
 use crate::fhir::parse::{is_operation_outcome, next_link_of};
 use crate::hooks::prefetch;
 use crate::hooks::request::OrderContext;
@@ -85,19 +85,15 @@ pub async fn gather(
 ) -> Result<Gathered, GatherError> {
     let mut plans: Vec<(String, Plan)> = Vec::new();
     for (key, template) in &service.prefetch {
-        match prefetch.and_then(|p| p.get(key)) {
+        // An OperationOutcome is the client's failed fetch: treat it as missing.
+        match prefetch.and_then(|p| p.get(key)).filter(|v| !is_operation_outcome(v)) {
             Some(Value::Null) => {}
-            Some(v) if is_operation_outcome(v) => {
-                if let Some(q) = prefetch::render(template, ctx) {
-                    plans.push((key.clone(), Plan::Fetch(q)));
-                }
-            }
             Some(v) => match next_link_of(v) {
                 Some(next) => plans.push((key.clone(), Plan::HaveAndFollow(v.clone(), next))),
                 None => plans.push((key.clone(), Plan::Have(v.clone()))),
             },
+            // A template needing a token this hook lacks (e.g. no encounter) is not needed.
             None => {
-                // A template needing a token this hook lacks (e.g. no encounter) is not needed.
                 if let Some(q) = prefetch::render(template, ctx) {
                     plans.push((key.clone(), Plan::Fetch(q)));
                 }
@@ -128,29 +124,24 @@ pub async fn gather(
     let mut gathered = Gathered::default();
     let mut fetches = Vec::new();
     for (key, plan) in plans {
+        let base = || server.clone().expect("a server was required above");
+        let token = access.token;
         match plan {
             Plan::Have(v) => gathered.values.push(v),
             Plan::HaveAndFollow(first, next) => {
-                let base = server.clone().expect("a server is required to follow pages");
-                let token = access.token;
-                fetches.push(Box::pin(async move {
+                let base = base();
+                fetches.push(futures_util::future::Either::Left(async move {
                     let rest = client.fetch_rest(&base, &next, token, deadline, 1).await;
-                    (
-                        key,
-                        rest.map(|mut pages| {
-                            pages.insert(0, first);
-                            pages
-                        }),
-                    )
-                })
-                    as std::pin::Pin<
-                        Box<dyn Future<Output = (String, Result<Vec<Value>, FetchError>)> + Send + '_>,
-                    >);
+                    let pages = rest.map(|mut pages| {
+                        pages.insert(0, first);
+                        pages
+                    });
+                    (key, pages)
+                }));
             }
             Plan::Fetch(query) => {
-                let base = server.clone().expect("a server is required to fetch");
-                let token = access.token;
-                fetches.push(Box::pin(async move {
+                let base = base();
+                fetches.push(futures_util::future::Either::Right(async move {
                     let pages = client.fetch_all(&base, &query, token, deadline).await;
                     (key, pages)
                 }));

@@ -57,6 +57,15 @@ pub fn fhir_decimal(s: &str) -> Option<f64> {
     s.trim().parse::<f64>().ok().filter(|v| v.is_finite())
 }
 
+/// `https://ehr/fhir/Condition/7` and `Condition/7` both name `Condition/7`.
+pub fn tail_reference(target: &str) -> String {
+    let parts: Vec<&str> = target.rsplit('/').take(2).collect();
+    match parts.as_slice() {
+        [id, kind] => format!("{kind}/{id}"),
+        _ => target.to_string(),
+    }
+}
+
 fn reference_of(resource_type: &str, id: Option<&str>) -> Option<String> {
     id.map(|id| format!("{resource_type}/{id}"))
 }
@@ -100,13 +109,7 @@ impl<'a> MedicationIndex<'a> {
                 _ => None,
             })
         } else {
-            // Absolute references end with Medication/<id>.
-            let tail = target.rsplit('/').take(2).collect::<Vec<_>>();
-            let key = match tail.as_slice() {
-                [id, kind] => format!("{kind}/{id}"),
-                _ => target.to_string(),
-            };
-            self.by_reference.get(&key).copied()
+            self.by_reference.get(&tail_reference(target)).copied()
         };
         match medication.and_then(|m| m.code.as_deref()) {
             Some(cc) => {

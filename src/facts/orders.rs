@@ -5,7 +5,7 @@ use fhir_parse::r4::resources::{MedicationRequest, MedicationRequestMedication};
 use fhir_parse::r4::types::{Dosage, DosageDoseAndRateDose};
 use serde_json::Value;
 
-use super::extract::{MedicationIndex, concept_codes, concept_text, fhir_date, fhir_decimal};
+use super::extract::{MedicationIndex, concept_codes, concept_text, fhir_date, fhir_decimal, tail_reference};
 use super::{OrderFacts, OrderedDose};
 use crate::profile::{Code, CodeSystems, Interval, Recognition, UnitTable};
 
@@ -25,7 +25,7 @@ pub fn recognise_orders(
     systems: &CodeSystems,
     units: &UnitTable,
 ) -> Vec<RecognisedOrder> {
-    let parsed = crate::fhir::parse::parse_value(draft_orders);
+    let parsed = crate::fhir::parse::parse_value_keeping_raw(draft_orders);
     let meds = MedicationIndex::new(&parsed.resources);
     let mut found = Vec::new();
     for (resource, raw) in parsed.resources.iter().zip(&parsed.raw) {
@@ -118,15 +118,6 @@ fn order_facts(
             .and_then(|d| d.value.as_deref())
             .and_then(fhir_date),
         instructions: instructions.join(" | ").to_lowercase(),
-    }
-}
-
-/// `https://ehr/fhir/Condition/7` and `Condition/7` both name `Condition/7`.
-fn tail_reference(target: &str) -> String {
-    let parts: Vec<&str> = target.rsplit('/').take(2).collect();
-    match parts.as_slice() {
-        [id, kind] => format!("{kind}/{id}"),
-        _ => target.to_string(),
     }
 }
 

@@ -60,20 +60,12 @@ impl FhirClient {
         token: Option<&str>,
         deadline: Instant,
     ) -> Result<Vec<Value>, FetchError> {
-        let first = join(base, relative)?;
-        let mut pages = vec![self.get(first, token, deadline).await?];
-        while let Some(next) = crate::fhir::parse::next_link_of(pages.last().expect("one page")) {
-            if pages.len() >= self.max_pages {
-                return Err(FetchError::TooManyPages(self.max_pages));
-            }
-            let next = Url::parse(&next)
-                .or_else(|_| base.join(&next))
-                .map_err(|_| FetchError::BadUrl)?;
-            if !within(base, &next) {
-                return Err(FetchError::ForeignLink);
-            }
-            pages.push(self.get(next, token, deadline).await?);
-        }
+        let first = self.get(join(base, relative)?, token, deadline).await?;
+        let mut pages = match crate::fhir::parse::next_link_of(&first) {
+            Some(next) => self.fetch_rest(base, &next, token, deadline, 1).await?,
+            None => Vec::new(),
+        };
+        pages.insert(0, first);
         Ok(pages)
     }
 

@@ -10,8 +10,8 @@ use serde_json::Value;
 #[derive(Debug, Default)]
 pub struct Parsed {
     pub resources: Vec<Resource>,
-    /// The raw JSON of each parsed resource, in the same order (kept for orders, whose
-    /// suggestions send the whole resource back).
+    /// The raw JSON of each parsed resource, in the same order; filled only by
+    /// `parse_value_keeping_raw` (orders, whose suggestions send the whole resource back).
     pub raw: Vec<Value>,
     pub unreadable: usize,
     /// `link[relation=next]` of a searchset, when there are more pages.
@@ -26,6 +26,15 @@ pub fn is_operation_outcome(v: &Value) -> bool {
 /// Parse a resource or a Bundle (entries one by one). `OperationOutcome` entries of a
 /// searchset (search.mode = outcome) carry warnings, not data, and are dropped.
 pub fn parse_value(v: &Value) -> Parsed {
+    parse(v, false)
+}
+
+/// As `parse_value`, also keeping each parsed resource's JSON in `raw`.
+pub fn parse_value_keeping_raw(v: &Value) -> Parsed {
+    parse(v, true)
+}
+
+fn parse(v: &Value, keep_raw: bool) -> Parsed {
     let mut out = Parsed::default();
     match v.get("resourceType").and_then(Value::as_str) {
         Some("Bundle") => {
@@ -37,20 +46,22 @@ pub fn parse_value(v: &Value) -> Parsed {
                 if is_operation_outcome(resource) {
                     continue;
                 }
-                push_one(resource, &mut out);
+                push_one(resource, keep_raw, &mut out);
             }
         }
-        Some(_) => push_one(v, &mut out),
+        Some(_) => push_one(v, keep_raw, &mut out),
         None => out.unreadable += 1,
     }
     out
 }
 
-fn push_one(v: &Value, out: &mut Parsed) {
+fn push_one(v: &Value, keep_raw: bool, out: &mut Parsed) {
     match parse_one(v) {
         Ok(r) => {
             out.resources.push(r);
-            out.raw.push(v.clone());
+            if keep_raw {
+                out.raw.push(v.clone());
+            }
         }
         Err(_) => out.unreadable += 1,
     }
@@ -61,7 +72,7 @@ fn push_one(v: &Value, out: &mut Parsed) {
 pub fn parse_one(v: &Value) -> Result<Resource, String> {
     let mut cleaned = v.clone();
     strip_noise(&mut cleaned);
-    fhir_parse::parse_resource(&cleaned)
+    fhir_parse::parse_resource(cleaned)
 }
 
 fn strip_noise(v: &mut Value) {

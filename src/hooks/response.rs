@@ -46,6 +46,17 @@ pub enum Indicator {
     Critical,
 }
 
+impl Indicator {
+    /// The wire value, for logs.
+    pub fn code(self) -> &'static str {
+        match self {
+            Indicator::Info => "info",
+            Indicator::Warning => "warning",
+            Indicator::Critical => "critical",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Card {

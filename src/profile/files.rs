@@ -165,6 +165,8 @@ pub struct PolicyFile {
     pub source: String,
     /// A body weight older than this is flagged `weight-stale`.
     pub weight_max_age_days: Option<i64>,
+    /// Therapy (in code-lists.toml) that must not be active with this drug.
+    pub concurrent_therapy: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]

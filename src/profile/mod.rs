@@ -101,9 +101,9 @@ impl Profile {
             .unwrap_or_else(|| panic!("observation set {id} checked at load"))
     }
 
-    /// Concurrent biologics, when the profile lists them.
-    pub fn concurrent_biologics(&self) -> Option<&Therapy> {
-        self.therapies.get("concurrent-biologics")
+    /// The therapy that must not be active with this drug, when the profile names one.
+    pub fn concurrent_therapy(&self) -> Option<&Therapy> {
+        self.policy.concurrent_therapy.as_deref().map(|id| self.therapy(id))
     }
 }
 
@@ -244,12 +244,12 @@ pub struct Therapy {
 }
 
 impl Therapy {
-    /// Whether a medication with these codes and this text is this therapy.
+    /// Whether a medication with these codes and this text is this therapy. `text` is
+    /// lower-case, as facts hold it (names here were lower-cased at load).
     pub fn matches(&self, codes: &[Code], text: &str) -> bool {
         if self.codes.matches_any(codes) {
             return true;
         }
-        let text = text.to_lowercase();
         self.names.iter().any(|n| text.contains(n.as_str()))
             && (self.names_with_any.is_empty() || self.names_with_any.iter().any(|w| text.contains(w.as_str())))
             && !self.names_without_any.iter().any(|w| text.contains(w.as_str()))
@@ -294,4 +294,5 @@ pub struct SelfAdministration {
 #[derive(Debug, Clone)]
 pub struct Policy {
     pub weight_max_age_days: Option<i64>,
+    pub concurrent_therapy: Option<String>,
 }

@@ -460,6 +460,14 @@ fn load_profile(
     if pf.policy.weight_max_age_days.is_some_and(|d| d <= 0) {
         c.error("policy.weight_max_age_days", "must be positive");
     }
+    if let Some(t) = &pf.policy.concurrent_therapy
+        && !therapies.contains_key(t)
+    {
+        c.error(
+            "policy.concurrent_therapy",
+            format!("therapy `{t}` is not in code-lists.toml"),
+        );
+    }
     if dosing.weight.is_some() && pf.policy.weight_max_age_days.is_none() {
         c.error("policy.weight_max_age_days", "needed when dosing uses weight");
     }
@@ -813,6 +821,7 @@ fn load_profile(
         },
         policy: Policy {
             weight_max_age_days: pf.policy.weight_max_age_days,
+            concurrent_therapy: pf.policy.concurrent_therapy.clone(),
         },
         text,
     })

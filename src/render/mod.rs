@@ -10,6 +10,7 @@ use crate::profile::{Catalog, CodingFile, Dose, Interval, Profile};
 use crate::rules::{
     Assessment, DoseFinding, Eligibility, IndicationSource, PresentationBasis, SafetyAdvice, trim_number,
 };
+use crate::vocab::Reason;
 
 /// The spec's limit is "<140 characters".
 pub const SUMMARY_MAX_CHARS: usize = 139;
@@ -144,43 +145,43 @@ pub fn card(catalog: &Catalog, profile: &Profile, input: &CardInput<'_>) -> Card
         v
     };
     let wrong_codes = !a.billing.wrong_drug_codes.is_empty();
-    let (indicator, template, extra) =
-        if a.dose.has_no_dose() && a.reasons.iter().all(|r| r.code() == "no-dose-in-table") {
-            (Indicator::Critical, &text.summary.no_dose, vec![])
-        } else if a.eligibility == Eligibility::Ineligible {
-            let reason = a
-                .reasons
-                .first()
-                .and_then(|r| text.reasons.get(r.code()))
-                .cloned()
-                .unwrap_or_default();
-            (Indicator::Critical, &text.summary.ineligible, vec![("reason", reason)])
-        } else if a.eligibility == Eligibility::Undetermined {
-            let missing: Vec<&str> = a.missing.iter().map(|m| m.label()).collect();
-            (
-                Indicator::Warning,
-                &text.summary.undetermined,
-                vec![("missing", missing.join(", "))],
-            )
-        } else if a.dose_matches == Some(false) {
-            (Indicator::Warning, &text.summary.dose_mismatch, vec![])
-        } else if matches!(a.dose, DoseFinding::Unverified { .. }) {
-            let ind = if a.gaps.is_empty() && !wrong_codes {
-                Indicator::Info
-            } else {
-                Indicator::Warning
-            };
-            (ind, &text.summary.unchecked_cell, vec![])
-        } else if !a.gaps.is_empty() {
-            (Indicator::Warning, &text.summary.gaps, vec![])
+    let (indicator, template, extra) = if a.dose.has_no_dose() && a.reasons.iter().all(|r| *r == Reason::NoDoseInTable)
+    {
+        (Indicator::Critical, &text.summary.no_dose, vec![])
+    } else if a.eligibility == Eligibility::Ineligible {
+        let reason = a
+            .reasons
+            .first()
+            .and_then(|r| text.reasons.get(r.code()))
+            .cloned()
+            .unwrap_or_default();
+        (Indicator::Critical, &text.summary.ineligible, vec![("reason", reason)])
+    } else if a.eligibility == Eligibility::Undetermined {
+        let missing: Vec<&str> = a.missing.iter().map(|m| m.label()).collect();
+        (
+            Indicator::Warning,
+            &text.summary.undetermined,
+            vec![("missing", missing.join(", "))],
+        )
+    } else if a.dose_matches == Some(false) {
+        (Indicator::Warning, &text.summary.dose_mismatch, vec![])
+    } else if matches!(a.dose, DoseFinding::Unverified { .. }) {
+        let ind = if a.gaps.is_empty() && !wrong_codes {
+            Indicator::Info
         } else {
-            let ind = if wrong_codes {
-                Indicator::Warning
-            } else {
-                Indicator::Info
-            };
-            (ind, &text.summary.ok, vec![])
+            Indicator::Warning
         };
+        (ind, &text.summary.unchecked_cell, vec![])
+    } else if !a.gaps.is_empty() {
+        (Indicator::Warning, &text.summary.gaps, vec![])
+    } else {
+        let ind = if wrong_codes {
+            Indicator::Warning
+        } else {
+            Indicator::Info
+        };
+        (ind, &text.summary.ok, vec![])
+    };
     let summary = fit_summary(fill(template, &vars(extra)));
 
     let (suggestions, selection_behavior) = suggestions(catalog, profile, input);

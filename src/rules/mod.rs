@@ -173,7 +173,7 @@ pub fn assess(
     }
 
     // Concurrent biologic
-    if let Some(biologics) = profile.concurrent_biologics()
+    if let Some(biologics) = profile.concurrent_therapy()
         && facts
             .medications
             .iter()

@@ -11,6 +11,6 @@ pub use fhirbolt::model::r4;
 ///
 /// Always parse into `Resource` and match the variant: parsing straight into a
 /// concrete type such as `Bundle` fails on ordinary bundles.
-pub fn parse_resource(value: &serde_json::Value) -> Result<r4::Resource, String> {
-    fhirbolt::json::from_json_value::<r4::Resource>(value.clone(), None).map_err(|e| e.to_string())
+pub fn parse_resource(value: serde_json::Value) -> Result<r4::Resource, String> {
+    fhirbolt::json::from_json_value::<r4::Resource>(value, None).map_err(|e| e.to_string())
 }
