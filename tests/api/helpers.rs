@@ -41,6 +41,15 @@ impl TestApp {
             .await
     }
 
+    /// Fail the test (when the mock server drops) if the service calls the FHIR server.
+    pub async fn expect_no_fhir_calls(&self) {
+        Mock::given(wiremock::matchers::any())
+            .respond_with(ResponseTemplate::new(500))
+            .expect(0)
+            .mount(&self.fhir)
+            .await;
+    }
+
     /// Post a hook and read the JSON answer, whatever the status.
     pub async fn hook_json(&self, service: &str, body: &Value) -> Value {
         self.post_hook(service, body).await.json().await.expect("JSON body")

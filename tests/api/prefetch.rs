@@ -35,11 +35,7 @@ async fn missing_prefetch_keys_are_fetched_with_the_bearer_token() {
 #[tokio::test]
 async fn null_prefetch_means_no_data_and_is_not_refetched() {
     let app = spawn_app().await;
-    Mock::given(any())
-        .respond_with(ResponseTemplate::new(500))
-        .expect(0)
-        .mount(&app.fhir)
-        .await;
+    app.expect_no_fhir_calls().await;
     let s = scenario("asthma-adult-dose-mismatch");
     let mut prefetch = s.prefetch();
     prefetch["observations"] = Value::Null;
@@ -195,11 +191,7 @@ async fn garbage_from_the_fhir_server_is_412() {
 #[tokio::test]
 async fn a_fhir_server_outside_the_allowlist_is_refused_without_contact() {
     let app = spawn_app().await;
-    Mock::given(any())
-        .respond_with(ResponseTemplate::new(200))
-        .expect(0)
-        .mount(&app.fhir)
-        .await;
+    app.expect_no_fhir_calls().await;
     let s = scenario("asthma-adult-dose-mismatch");
     // Same host and port, other path; and a look-alike host.
     for server in [

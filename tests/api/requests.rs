@@ -1,6 +1,4 @@
 use serde_json::{Value, json};
-use wiremock::matchers::any;
-use wiremock::{Mock, ResponseTemplate};
 
 use crate::helpers::{scenario, spawn_app, spawn_app_with};
 
@@ -104,11 +102,7 @@ async fn default_body_limit_is_one_mebibyte() {
 #[tokio::test]
 async fn non_omalizumab_orders_get_no_cards_and_no_fhir_call() {
     let app = spawn_app().await;
-    Mock::given(any())
-        .respond_with(ResponseTemplate::new(500))
-        .expect(0)
-        .mount(&app.fhir)
-        .await;
+    app.expect_no_fhir_calls().await;
     let s = scenario("not-omalizumab");
     let resp = app
         .post_hook("omalizumab-order-sign", &s.order_sign(None, Some(&app.fhir_base())))
