@@ -8,7 +8,7 @@ use fhir_parse::r4::resources::{
     Medication, MedicationAdministrationEffective, MedicationAdministrationMedication, MedicationRequestMedication,
     MedicationStatementEffective, MedicationStatementMedication, ObservationEffective, ObservationValue,
 };
-use fhir_parse::r4::types::{CodeableConcept, Reference};
+use fhir_parse::r4::types::{CodeableConcept, DateTime, Period, Reference};
 
 use super::{ConditionFact, MedicationFact, MedicationRecordKind, ObservationFact, PatientFacts, Quantity};
 use crate::profile::{Code, CodeSystems};
@@ -50,6 +50,17 @@ pub fn fhir_date(s: &str) -> Option<NaiveDate> {
         4 => NaiveDate::parse_from_str(&format!("{date_part}-01-01"), "%Y-%m-%d").ok(),
         _ => None,
     }
+}
+
+fn date_time(d: Option<&DateTime>) -> Option<NaiveDate> {
+    d.and_then(|d| d.value.as_deref()).and_then(fhir_date)
+}
+
+/// (first, last) date a period covers; an open end takes the other end.
+fn period_span(p: &Period) -> (Option<NaiveDate>, Option<NaiveDate>) {
+    let start = date_time(p.start.as_ref());
+    let end = date_time(p.end.as_ref());
+    (start.or(end), end.or(start))
 }
 
 /// A FHIR decimal (kept as text by fhirbolt; may use an exponent) as f64.
@@ -211,11 +222,7 @@ pub fn patient_facts(resources: &[Resource], unreadable: usize, systems: &CodeSy
                     MedicationRequestMedication::Reference(r) => meds.resolve(r, &m.contained, systems),
                     _ => (Vec::new(), String::new()),
                 };
-                let date = m
-                    .authored_on
-                    .as_ref()
-                    .and_then(|d| d.value.as_deref())
-                    .and_then(fhir_date);
+                let date = date_time(m.authored_on.as_ref());
                 facts.medications.push(MedicationFact {
                     reference: reference_of("MedicationRequest", m.id.as_ref().and_then(|i| i.value.as_deref())),
                     kind: MedicationRecordKind::Request,
@@ -240,23 +247,9 @@ pub fn patient_facts(resources: &[Resource], unreadable: usize, systems: &CodeSy
                     _ => (Vec::new(), String::new()),
                 };
                 let (date, last_date) = match &m.effective {
-                    Some(MedicationStatementEffective::DateTime(d)) => {
-                        let d = d.value.as_deref().and_then(fhir_date);
-                        (d, d)
-                    }
-                    Some(MedicationStatementEffective::Period(p)) => {
-                        let start = p.start.as_ref().and_then(|d| d.value.as_deref()).and_then(fhir_date);
-                        let end = p.end.as_ref().and_then(|d| d.value.as_deref()).and_then(fhir_date);
-                        (start.or(end), end.or(start))
-                    }
-                    _ => {
-                        let d = m
-                            .date_asserted
-                            .as_ref()
-                            .and_then(|d| d.value.as_deref())
-                            .and_then(fhir_date);
-                        (d, d)
-                    }
+                    Some(MedicationStatementEffective::DateTime(d)) => (date_time(Some(d)), date_time(Some(d))),
+                    Some(MedicationStatementEffective::Period(p)) => period_span(p),
+                    _ => (date_time(m.date_asserted.as_ref()), date_time(m.date_asserted.as_ref())),
                 };
                 facts.medications.push(MedicationFact {
                     reference: reference_of("MedicationStatement", m.id.as_ref().and_then(|i| i.value.as_deref())),
@@ -282,15 +275,8 @@ pub fn patient_facts(resources: &[Resource], unreadable: usize, systems: &CodeSy
                     _ => (Vec::new(), String::new()),
                 };
                 let (date, last_date) = match &m.effective {
-                    MedicationAdministrationEffective::DateTime(d) => {
-                        let d = d.value.as_deref().and_then(fhir_date);
-                        (d, d)
-                    }
-                    MedicationAdministrationEffective::Period(p) => {
-                        let start = p.start.as_ref().and_then(|d| d.value.as_deref()).and_then(fhir_date);
-                        let end = p.end.as_ref().and_then(|d| d.value.as_deref()).and_then(fhir_date);
-                        (start.or(end), end.or(start))
-                    }
+                    MedicationAdministrationEffective::DateTime(d) => (date_time(Some(d)), date_time(Some(d))),
+                    MedicationAdministrationEffective::Period(p) => period_span(p),
                     _ => (None, None),
                 };
                 facts.medications.push(MedicationFact {
