@@ -145,7 +145,7 @@ pub async fn run_hook(
         });
     }
 
-    let gathered = gather(
+    let mut gathered = gather(
         engine.fhir,
         engine.allowlist,
         service,
@@ -162,7 +162,7 @@ pub async fn run_hook(
         GatherError::ServerNotAllowed => ApiError::FhirServerNotAllowed,
         GatherError::Unavailable(_) => ApiError::DataUnavailable(e.to_string()),
     })?;
-    outcome.fetched_keys = gathered.fetched_keys.clone();
+    outcome.fetched_keys = std::mem::take(&mut gathered.fetched_keys);
 
     let mut resources = Vec::new();
     let mut unreadable = 0;

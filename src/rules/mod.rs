@@ -283,7 +283,7 @@ pub fn assess(
 
     // Safety
     let mut safety = Vec::new();
-    if history.first_dose.is_none() && history.records == 0 {
+    if history.records == 0 {
         safety.push(SafetyAdvice::FirstDose);
     }
     if let Some(sa) = &profile.safety.self_administration
