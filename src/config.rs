@@ -7,6 +7,9 @@ use std::time::Duration;
 
 use url::Url;
 
+use crate::auth::{AuthSettings, JwtSettings, parse_issuers};
+use crate::hooks::limits::RequestLimits;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LogFormat {
     Text,
@@ -35,6 +38,12 @@ pub struct Settings {
     pub fhir_max_pages: usize,
     /// CDS_FHIR_MAX_RESPONSE_BYTES: largest FHIR response read.
     pub fhir_max_response_bytes: usize,
+    /// CDS_AUTH (jwt|none) and the CDS_JWT_* settings.
+    pub auth: AuthSettings,
+    /// CDS_CORS_ORIGINS: browser origins allowed to call the CDS endpoints.
+    pub cors_origins: Vec<String>,
+    /// CDS_MAX_JSON_DEPTH, CDS_MAX_DRAFT_ORDERS, CDS_MAX_PREFETCH_RESOURCES.
+    pub limits: RequestLimits,
     /// CDS_LOG_FORMAT: text or json.
     pub log_format: LogFormat,
     /// CDS_LOG: tracing filter, e.g. `info` or `omalizumab_cds=debug`.
@@ -146,6 +155,65 @@ impl Settings {
             Some(v) => return Err(err("CDS_LOG_FORMAT", format!("`{v}`: use text or json"))),
         };
         let profiles = list("CDS_PROFILES");
+        let auth = match get("CDS_AUTH").as_deref() {
+            None | Some("jwt") => {
+                let defaults = JwtSettings::default();
+                let seconds = |name: &str, default: Duration| -> Result<Duration, SettingsError> {
+                    number(name, default.as_secs()).map(Duration::from_secs)
+                };
+                let issuers = parse_issuers(&get("CDS_JWT_ISSUERS").unwrap_or_default())
+                    .map_err(|m| err("CDS_JWT_ISSUERS", m))?;
+                if issuers.is_empty() {
+                    return Err(err(
+                        "CDS_JWT_ISSUERS",
+                        "CDS_AUTH=jwt (the default) needs at least one issuer=jwks_url; \
+                         for local development only, set CDS_AUTH=none"
+                            .into(),
+                    ));
+                }
+                if public_url.is_none() {
+                    return Err(err(
+                        "CDS_PUBLIC_URL",
+                        "CDS_AUTH=jwt needs the public URL EHRs call, to check each token's audience".into(),
+                    ));
+                }
+                let replay_capacity = number("CDS_JWT_REPLAY_CAPACITY", defaults.replay_capacity as u64)? as usize;
+                if replay_capacity == 0 {
+                    return Err(err("CDS_JWT_REPLAY_CAPACITY", "must be positive".into()));
+                }
+                AuthSettings::Jwt(JwtSettings {
+                    issuers,
+                    skew: seconds("CDS_JWT_SKEW_SECS", defaults.skew)?,
+                    max_lifetime: seconds("CDS_JWT_MAX_LIFETIME_SECS", defaults.max_lifetime)?,
+                    replay_capacity,
+                    jwks_min_refresh: seconds("CDS_JWKS_MIN_REFRESH_SECS", defaults.jwks_min_refresh)?,
+                    jwks_max_age: seconds("CDS_JWKS_MAX_AGE_SECS", defaults.jwks_max_age)?,
+                })
+            }
+            Some("none") => AuthSettings::Disabled,
+            Some(v) => return Err(err("CDS_AUTH", format!("`{v}`: use jwt or none"))),
+        };
+        let cors_origins = list("CDS_CORS_ORIGINS");
+        for origin in &cors_origins {
+            let parsed = Url::parse(origin).ok().filter(|u| {
+                matches!(u.scheme(), "http" | "https") && u.has_host() && u.path() == "/" && u.query().is_none()
+            });
+            if origin == "*" || parsed.is_none() || origin.ends_with('/') {
+                return Err(err(
+                    "CDS_CORS_ORIGINS",
+                    format!("`{origin}` is not an origin like https://sandbox.example (no `*`, no path)"),
+                ));
+            }
+        }
+        let default_limits = RequestLimits::default();
+        let limits = RequestLimits {
+            max_json_depth: number("CDS_MAX_JSON_DEPTH", default_limits.max_json_depth as u64)? as usize,
+            max_draft_orders: number("CDS_MAX_DRAFT_ORDERS", default_limits.max_draft_orders as u64)? as usize,
+            max_prefetch_resources: number(
+                "CDS_MAX_PREFETCH_RESOURCES",
+                default_limits.max_prefetch_resources as u64,
+            )? as usize,
+        };
         Ok(Settings {
             bind: get("CDS_BIND").unwrap_or_else(|| "127.0.0.1:8080".into()),
             public_url,
@@ -163,6 +231,9 @@ impl Settings {
             fhir_allow_http: flag("CDS_FHIR_ALLOW_HTTP")?,
             fhir_max_pages: number("CDS_FHIR_MAX_PAGES", 10)? as usize,
             fhir_max_response_bytes: number("CDS_FHIR_MAX_RESPONSE_BYTES", 8 * 1024 * 1024)? as usize,
+            auth,
+            cors_origins,
+            limits,
             log_format,
             log_filter: get("CDS_LOG").unwrap_or_else(|| "info".into()),
         })
@@ -179,13 +250,52 @@ mod tests {
 
     #[test]
     fn defaults() {
-        let s = Settings::from_map(&BTreeMap::new()).unwrap();
+        let s = Settings::from_map(&vars(&[("CDS_AUTH", "none")])).unwrap();
         assert_eq!(s.bind, "127.0.0.1:8080");
         assert_eq!(s.max_body_bytes, 1024 * 1024);
         assert_eq!(s.hook_deadline, Duration::from_millis(450));
         assert_eq!(s.profiles, vec!["omalizumab"]);
         assert!(s.fhir_allowed.is_empty());
         assert!(!s.fhir_allow_http);
+        assert_eq!(s.auth, AuthSettings::Disabled);
+        assert!(s.cors_origins.is_empty());
+        assert_eq!(s.limits, RequestLimits::default());
+    }
+
+    #[test]
+    fn authentication_is_on_unless_turned_off_and_needs_issuers_and_public_url() {
+        let e = Settings::from_map(&BTreeMap::new()).unwrap_err();
+        assert_eq!(e.name, "CDS_JWT_ISSUERS");
+        let e = Settings::from_map(&vars(&[("CDS_JWT_ISSUERS", "ehr=https://ehr.example/jwks")])).unwrap_err();
+        assert_eq!(e.name, "CDS_PUBLIC_URL");
+        let s = Settings::from_map(&vars(&[
+            ("CDS_JWT_ISSUERS", "ehr=https://ehr.example/jwks"),
+            ("CDS_PUBLIC_URL", "https://cds.example"),
+            ("CDS_JWT_SKEW_SECS", "10"),
+        ]))
+        .unwrap();
+        let AuthSettings::Jwt(jwt) = s.auth else {
+            panic!("jwt expected")
+        };
+        assert_eq!(jwt.issuers[0].issuer, "ehr");
+        assert_eq!(jwt.skew, Duration::from_secs(10));
+        assert_eq!(jwt.max_lifetime, JwtSettings::default().max_lifetime);
+        let e = Settings::from_map(&vars(&[("CDS_AUTH", "off")])).unwrap_err();
+        assert_eq!(e.name, "CDS_AUTH");
+    }
+
+    #[test]
+    fn cors_origins_must_be_explicit_origins() {
+        let ok = |v: &str| Settings::from_map(&vars(&[("CDS_AUTH", "none"), ("CDS_CORS_ORIGINS", v)]));
+        assert_eq!(
+            ok("https://sandbox.cds-hooks.org, http://localhost:3000")
+                .unwrap()
+                .cors_origins,
+            vec!["https://sandbox.cds-hooks.org", "http://localhost:3000"]
+        );
+        for bad in ["*", "https://a.example/", "https://a.example/app", "sandbox.example"] {
+            assert_eq!(ok(bad).unwrap_err().name, "CDS_CORS_ORIGINS", "{bad}");
+        }
     }
 
     #[test]
@@ -195,16 +305,17 @@ mod tests {
             ("CDS_FHIR_ALLOWED", "https://a.example/fhir, http://127.0.0.1:8081/"),
             ("CDS_HOOK_DEADLINE_MS", "300"),
             ("CDS_LOG_FORMAT", "json"),
+            ("CDS_AUTH", "none"),
         ]))
         .unwrap();
         assert_eq!(s.bind, "0.0.0.0:9000");
         assert_eq!(s.fhir_allowed.len(), 2);
         assert_eq!(s.log_format, LogFormat::Json);
-        let e = Settings::from_map(&vars(&[("CDS_MAX_BODY_BYTES", "lots")])).unwrap_err();
+        let e = Settings::from_map(&vars(&[("CDS_AUTH", "none"), ("CDS_MAX_BODY_BYTES", "lots")])).unwrap_err();
         assert_eq!(e.name, "CDS_MAX_BODY_BYTES");
-        let e = Settings::from_map(&vars(&[("CDS_FHIR_ALLOWED", "ftp://x/")])).unwrap_err();
+        let e = Settings::from_map(&vars(&[("CDS_AUTH", "none"), ("CDS_FHIR_ALLOWED", "ftp://x/")])).unwrap_err();
         assert_eq!(e.name, "CDS_FHIR_ALLOWED");
-        let e = Settings::from_map(&vars(&[("CDS_FHIR_ALLOW_HTTP", "yes")])).unwrap_err();
+        let e = Settings::from_map(&vars(&[("CDS_AUTH", "none"), ("CDS_FHIR_ALLOW_HTTP", "yes")])).unwrap_err();
         assert_eq!(e.name, "CDS_FHIR_ALLOW_HTTP");
     }
 }

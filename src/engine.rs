@@ -15,6 +15,7 @@ use crate::facts::orders::recognise_orders;
 use crate::fhir::client::FhirClient;
 use crate::fhir::parse::parse_value;
 use crate::gather::{FhirAccess, FhirAllowlist, GatherError, gather};
+use crate::hooks::limits::RequestLimits;
 use crate::hooks::request::{self, HookRequest, RequestError};
 use crate::hooks::response::{CdsResponse, Discovery, ServiceDescriptor};
 use crate::profile::{Catalog, Profile, Service};
@@ -81,6 +82,7 @@ pub struct EngineContext<'a> {
     pub fhir: &'a FhirClient,
     pub allowlist: &'a FhirAllowlist,
     pub deadline: Duration,
+    pub limits: RequestLimits,
 }
 
 /// What happened, for the audit log: names and counts only, never patient data.
@@ -102,6 +104,7 @@ pub struct HookResult {
 fn request_error(e: RequestError) -> ApiError {
     match e {
         RequestError::WrongHook { .. } => ApiError::WrongHook(e.to_string()),
+        RequestError::Limit(m) => ApiError::LimitExceeded(m),
         _ => ApiError::BadRequest(e.to_string()),
     }
 }
@@ -118,8 +121,9 @@ pub async fn run_hook(
         .get(service_id)
         .ok_or_else(|| ApiError::UnknownService(service_id.to_string()))?;
     let catalog = &engine.registry.catalog;
-    let req: HookRequest = request::parse(body).map_err(request_error)?;
+    let req: HookRequest = request::parse(body, &engine.limits).map_err(request_error)?;
     let ctx = req.validate(&service.hook).map_err(request_error)?;
+    req.check_limits(&ctx, &engine.limits).map_err(request_error)?;
     let mut outcome = HookOutcome {
         hook_instance: req.hook_instance.clone(),
         ..HookOutcome::default()

@@ -20,6 +20,8 @@ pub enum ApiError {
     MethodNotAllowed,
     #[error("request body larger than {0} bytes")]
     PayloadTooLarge(usize),
+    #[error("{0}")]
+    LimitExceeded(String),
     #[error("the fhirServer named by the request is not on this service's allowlist")]
     FhirServerNotAllowed,
     #[error("{0}")]
@@ -42,6 +44,7 @@ impl ApiError {
             ApiError::NotFound => (404, "not-found", "not-found"),
             ApiError::MethodNotAllowed => (405, "method-not-allowed", "not-supported"),
             ApiError::PayloadTooLarge(_) => (413, "payload-too-large", "too-costly"),
+            ApiError::LimitExceeded(_) => (413, "limit-exceeded", "too-costly"),
             ApiError::FhirServerNotAllowed => (403, "fhir-server-not-allowed", "forbidden"),
             ApiError::DataUnavailable(_) => (412, "data-unavailable", "incomplete"),
             ApiError::Unauthorized => (401, "unauthorized", "login"),

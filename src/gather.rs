@@ -26,13 +26,7 @@ pub struct FhirAllowlist {
 
 impl FhirAllowlist {
     pub fn permits(&self, server: &Url) -> bool {
-        let loopback = match server.host() {
-            Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-            Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-            Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
-            None => false,
-        };
-        if server.scheme() == "http" && !loopback && !self.allow_plain_http {
+        if server.scheme() == "http" && !crate::net::is_loopback(server) && !self.allow_plain_http {
             return false;
         }
         self.bases.iter().any(|b| crate::fhir::client::within(b, server))

@@ -3,6 +3,7 @@
 //! Layers (see docs/ARCHITECTURE.md): `http` -> `engine` (hooks, gather) -> `facts`
 //! -> `rules` -> `render`. The clinical knowledge is data in `cards/` (`profile`).
 
+pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod engine;
@@ -12,6 +13,7 @@ pub mod fhir;
 pub mod gather;
 pub mod hooks;
 pub mod http;
+pub mod net;
 pub mod profile;
 pub mod render;
 pub mod rules;

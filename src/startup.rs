@@ -5,11 +5,12 @@ use std::sync::{Arc, Mutex};
 
 use actix_web::{App, HttpServer, dev::Server, web};
 
+use crate::auth::{AuthSettings, JwtVerifier};
 use crate::config::Settings;
 use crate::engine::Registry;
 use crate::fhir::client::FhirClient;
 use crate::gather::FhirAllowlist;
-use crate::http::{AppState, routes};
+use crate::http::{AppState, Authenticator, access_log, routes};
 use crate::profile::Catalog;
 
 pub struct Application {
@@ -35,6 +36,33 @@ pub fn load_catalog(settings: &Settings) -> Result<Arc<Catalog>, StartupError> {
         .map_err(|errors| StartupError::Cards(errors.iter().map(|e| format!("  {e}")).collect::<Vec<_>>().join("\n")))
 }
 
+fn authenticator(settings: &Settings) -> Result<Authenticator, StartupError> {
+    match &settings.auth {
+        AuthSettings::Disabled => {
+            tracing::warn!(
+                "CDS_AUTH=none: AUTHENTICATION IS OFF. Any caller can use this service. Development only; \
+                 never expose it to a network."
+            );
+            Ok(Authenticator::Disabled)
+        }
+        AuthSettings::Jwt(jwt) => {
+            let client = reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .map_err(|e| StartupError::Client(e.to_string()))?;
+            let public_base = settings
+                .public_url
+                .as_ref()
+                .map(|u| u.as_str().trim_end_matches('/').to_string())
+                .ok_or_else(|| StartupError::Client("CDS_PUBLIC_URL is required with CDS_AUTH=jwt".into()))?;
+            Ok(Authenticator::Jwt {
+                verifier: JwtVerifier::new(jwt, client),
+                public_base,
+            })
+        }
+    }
+}
+
 impl Application {
     pub fn build(settings: &Settings) -> Result<Self, StartupError> {
         let catalog = load_catalog(settings)?;
@@ -50,17 +78,26 @@ impl Application {
             },
             deadline: settings.hook_deadline,
             max_body_bytes: settings.max_body_bytes,
+            limits: settings.limits,
             feedback_seen: Mutex::new(Default::default()),
         });
+        let authenticator = web::Data::new(authenticator(settings)?);
+        let cors_origins = settings.cors_origins.clone();
         let listener = TcpListener::bind(&settings.bind).map_err(|e| StartupError::Bind(settings.bind.clone(), e))?;
         let port = listener
             .local_addr()
             .map_err(|e| StartupError::Bind(settings.bind.clone(), e))?
             .port();
-        let server = HttpServer::new(move || App::new().app_data(state.clone()).configure(routes))
-            .listen(listener)
-            .map_err(|e| StartupError::Bind(settings.bind.clone(), e))?
-            .run();
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(state.clone())
+                .app_data(authenticator.clone())
+                .configure(routes(&cors_origins))
+                .wrap(actix_web::middleware::from_fn(access_log))
+        })
+        .listen(listener)
+        .map_err(|e| StartupError::Bind(settings.bind.clone(), e))?
+        .run();
         Ok(Application { port, server })
     }
 

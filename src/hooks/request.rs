@@ -8,6 +8,8 @@ use std::fmt;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
+use super::limits::{RequestLimits, draft_order_count, json_depth_within, prefetch_resource_count};
+
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct HookRequest {
@@ -87,16 +89,44 @@ pub enum RequestError {
     InvalidContext(&'static str, String),
     #[error("hook `{got}` sent to a service for `{expected}`")]
     WrongHook { got: String, expected: String },
+    #[error("{0}")]
+    Limit(String),
 }
 
 /// Parse the body into a request. Two steps so a JSON syntax error and a shape error
-/// read differently to the integrator.
-pub fn parse(body: &[u8]) -> Result<HookRequest, RequestError> {
+/// read differently to the integrator. Nesting is checked first, before anything is built.
+pub fn parse(body: &[u8], limits: &RequestLimits) -> Result<HookRequest, RequestError> {
+    if !json_depth_within(body, limits.max_json_depth) {
+        return Err(RequestError::Limit(format!(
+            "JSON nested deeper than {} levels",
+            limits.max_json_depth
+        )));
+    }
     let value: Value = serde_json::from_slice(body).map_err(|e| RequestError::Json(e.to_string()))?;
     serde_json::from_value(value).map_err(|e| RequestError::Shape(e.to_string()))
 }
 
 impl HookRequest {
+    /// Refuse requests whose size in orders or prefetched resources exceeds the limits,
+    /// before any data is gathered or read.
+    pub fn check_limits(&self, ctx: &OrderContext, limits: &RequestLimits) -> Result<(), RequestError> {
+        let orders = draft_order_count(&ctx.draft_orders);
+        if orders > limits.max_draft_orders {
+            return Err(RequestError::Limit(format!(
+                "draftOrders has {orders} entries; at most {} are accepted",
+                limits.max_draft_orders
+            )));
+        }
+        let resources = self.prefetch.as_ref().map_or(0, prefetch_resource_count);
+        if resources > limits.max_prefetch_resources {
+            return Err(RequestError::Limit(format!(
+                "prefetch holds {resources} resources; at most {} are accepted",
+                limits.max_prefetch_resources
+            )));
+        }
+        Ok(())
+    }
+
     /// Check the request for a service of hook `expected`.
     pub fn validate(&self, expected: &str) -> Result<OrderContext, RequestError> {
         if self.hook != expected {
@@ -237,6 +267,10 @@ mod tests {
         .unwrap()
     }
 
+    fn parse_default(body: &[u8]) -> Result<HookRequest, RequestError> {
+        parse(body, &RequestLimits::default())
+    }
+
     fn draft() -> Value {
         json!({"resourceType": "Bundle", "type": "collection", "entry": [{"resource": {"resourceType": "MedicationRequest", "id": "mr1"}}]})
     }
@@ -245,7 +279,7 @@ mod tests {
     fn numbers_deserialize_under_arbitrary_precision() {
         // expires_in is a plain number and extension holds an exponent: both must parse
         // with the arbitrary_precision feature fhirbolt enables.
-        let req = parse(&body(
+        let req = parse_default(&body(
             "order-sign",
             json!({"userId": "Practitioner/1", "patientId": "p1", "draftOrders": draft()}),
         ))
@@ -256,7 +290,7 @@ mod tests {
 
     #[test]
     fn debug_output_never_shows_the_token() {
-        let req = parse(&body("order-sign", json!({}))).unwrap();
+        let req = parse_default(&body("order-sign", json!({}))).unwrap();
         let shown = format!("{req:?} {:?}", req.fhir_authorization);
         assert!(!shown.contains("secret-token"), "{shown}");
     }
@@ -270,8 +304,9 @@ mod tests {
             }
             c
         };
-        let check =
-            |hook: &str, expected: &str, c: Value| parse(&body(hook, c)).unwrap().validate(expected).unwrap_err();
+        let check = |hook: &str, expected: &str, c: Value| {
+            parse_default(&body(hook, c)).unwrap().validate(expected).unwrap_err()
+        };
         assert!(matches!(
             check("order-select", "order-sign", ctx(json!({}))),
             RequestError::WrongHook { .. }
@@ -312,7 +347,7 @@ mod tests {
             ),
             RequestError::InvalidContext("selections", _)
         ));
-        let ok = parse(&body(
+        let ok = parse_default(&body(
             "order-select",
             ctx(json!({"selections": ["MedicationRequest/mr1"]})),
         ))
@@ -352,10 +387,42 @@ mod tests {
 
     #[test]
     fn syntax_and_shape_errors_differ() {
-        assert!(matches!(parse(b"{not json"), Err(RequestError::Json(_))));
+        assert!(matches!(parse_default(b"{not json"), Err(RequestError::Json(_))));
         assert!(matches!(
-            parse(b"{\"hook\": \"order-sign\"}"),
+            parse_default(b"{\"hook\": \"order-sign\"}"),
             Err(RequestError::Shape(_))
         ));
+    }
+
+    #[test]
+    fn limits_refuse_deep_nesting_many_orders_and_large_prefetch() {
+        let limits = RequestLimits {
+            max_json_depth: 8,
+            max_draft_orders: 2,
+            max_prefetch_resources: 3,
+        };
+        let mut deep = json!(1);
+        for _ in 0..8 {
+            deep = json!([deep]);
+        }
+        let too_deep = body("order-sign", json!({"x": deep}));
+        assert!(matches!(parse(&too_deep, &limits), Err(RequestError::Limit(_))));
+
+        let entry = json!({"resource": {"resourceType": "MedicationRequest", "id": "mr1"}});
+        let context = |n: usize| {
+            json!({"userId": "Practitioner/p1", "patientId": "p1",
+                   "draftOrders": {"resourceType": "Bundle", "type": "collection", "entry": vec![entry.clone(); n]}})
+        };
+        let two = parse(&body("order-sign", context(2)), &limits).unwrap();
+        assert_eq!(two.check_limits(&two.validate("order-sign").unwrap(), &limits), Ok(()));
+        let three = parse(&body("order-sign", context(3)), &limits).unwrap();
+        let err = three.check_limits(&three.validate("order-sign").unwrap(), &limits);
+        assert!(matches!(err, Err(RequestError::Limit(m)) if m.contains("draftOrders")));
+
+        let mut big = serde_json::from_slice::<Value>(&body("order-sign", context(1))).unwrap();
+        big["prefetch"] = json!({"obs": {"resourceType": "Bundle", "entry": [{}, {}, {}]}});
+        let big = parse(&serde_json::to_vec(&big).unwrap(), &limits).unwrap();
+        let err = big.check_limits(&big.validate("order-sign").unwrap(), &limits);
+        assert!(matches!(err, Err(RequestError::Limit(m)) if m.contains("prefetch")));
     }
 }

@@ -1,14 +1,16 @@
 use std::collections::HashSet;
 use std::sync::Mutex;
 
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpMessage, HttpRequest, HttpResponse, web};
 use futures_util::StreamExt;
 
+use crate::auth::Caller;
 use crate::engine::{EngineContext, Registry, run_hook};
 use crate::error::ApiError;
 use crate::fhir::client::FhirClient;
 use crate::gather::FhirAllowlist;
 use crate::hooks::feedback;
+use crate::hooks::limits::{RequestLimits, json_depth_within};
 
 pub struct AppState {
     pub registry: Registry,
@@ -16,6 +18,7 @@ pub struct AppState {
     pub allowlist: FhirAllowlist,
     pub deadline: std::time::Duration,
     pub max_body_bytes: usize,
+    pub limits: RequestLimits,
     pub feedback_seen: Mutex<SeenFeedback>,
 }
 
@@ -88,13 +91,17 @@ pub async fn hook(
         fhir: &state.fhir,
         allowlist: &state.allowlist,
         deadline: state.deadline,
+        limits: state.limits,
     };
+    // The EHR tenant from the client's JWT, when it sent one: an organisation, not a patient.
+    let tenant = req.extensions().get::<Caller>().and_then(|c| c.tenant.clone());
     let today = chrono::Utc::now().date_naive();
     match run_hook(&engine, &service_id, &body, today).await {
         Ok(result) => {
             let o = &result.outcome;
             tracing::info!(
                 service = %service_id,
+                tenant = tenant.as_deref().unwrap_or(""),
                 hook_instance = %o.hook_instance,
                 orders = o.orders,
                 fetched = ?o.fetched_keys,
@@ -129,6 +136,12 @@ pub async fn feedback(
         return Err(ApiError::UnknownService(service_id));
     }
     let body = read_body(&req, payload, state.max_body_bytes).await?;
+    if !json_depth_within(&body, state.limits.max_json_depth) {
+        return Err(ApiError::LimitExceeded(format!(
+            "JSON nested deeper than {} levels",
+            state.limits.max_json_depth
+        )));
+    }
     let items = feedback::parse(&body).map_err(ApiError::BadRequest)?;
     for item in &items {
         let key = format!(

@@ -2,12 +2,17 @@
 //! they read the body and hand it to the engine.
 
 mod handlers;
+mod middleware;
 
+use actix_cors::Cors;
+use actix_web::http::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, WWW_AUTHENTICATE};
+use actix_web::middleware::from_fn;
 use actix_web::{HttpResponse, ResponseError, http::StatusCode, web};
 
 use crate::error::ApiError;
 
 pub use handlers::AppState;
+pub use middleware::{Authenticator, access_log};
 
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
@@ -15,27 +20,53 @@ impl ResponseError for ApiError {
     }
 
     fn error_response(&self) -> HttpResponse {
-        HttpResponse::build(self.status_code())
-            .content_type("application/fhir+json")
-            .json(self.body())
+        let mut response = HttpResponse::build(self.status_code());
+        if matches!(self, ApiError::Unauthorized) {
+            response.insert_header((WWW_AUTHENTICATE, "Bearer"));
+        }
+        response.content_type("application/fhir+json").json(self.body())
     }
 }
 
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        web::resource("/cds-services")
-            .route(web::get().to(handlers::discovery))
-            .default_service(web::to(handlers::method_not_allowed)),
+/// CORS for browser-based CDS clients: only the listed origins, echoed one at a time,
+/// and never with credentials (the client's JWT travels in `Authorization`, not cookies).
+/// With no origins listed, cross-origin browser calls are refused.
+fn cors(origins: &[String]) -> Cors {
+    origins.iter().fold(
+        Cors::default()
+            .allowed_methods(["GET", "POST"])
+            .allowed_headers([AUTHORIZATION, CONTENT_TYPE, ACCEPT])
+            .max_age(600),
+        |c, origin| c.allowed_origin(origin),
     )
-    .service(
-        web::resource("/cds-services/{id}")
-            .route(web::post().to(handlers::hook))
-            .default_service(web::to(handlers::method_not_allowed)),
-    )
-    .service(
-        web::resource("/cds-services/{id}/feedback")
-            .route(web::post().to(handlers::feedback))
-            .default_service(web::to(handlers::method_not_allowed)),
-    )
-    .default_service(web::to(handlers::not_found));
+}
+
+/// The CDS endpoints, behind CORS (outermost, so preflights are answered before
+/// authentication) and client authentication.
+pub fn routes(cors_origins: &[String]) -> impl FnOnce(&mut web::ServiceConfig) {
+    let cors = cors(cors_origins);
+    move |cfg| {
+        cfg.service(
+            web::scope("/cds-services")
+                .wrap(from_fn(middleware::authenticate))
+                .wrap(cors)
+                .service(
+                    web::resource("")
+                        .route(web::get().to(handlers::discovery))
+                        .default_service(web::to(handlers::method_not_allowed)),
+                )
+                .service(
+                    web::resource("/{id}")
+                        .route(web::post().to(handlers::hook))
+                        .default_service(web::to(handlers::method_not_allowed)),
+                )
+                .service(
+                    web::resource("/{id}/feedback")
+                        .route(web::post().to(handlers::feedback))
+                        .default_service(web::to(handlers::method_not_allowed)),
+                )
+                .default_service(web::to(handlers::not_found)),
+        )
+        .default_service(web::to(handlers::not_found));
+    }
 }

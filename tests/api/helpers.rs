@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
+use crate::keys::{ISSUER, PUBLIC_URL, issuer_keys, jwks};
 use omalizumab_cds::config::Settings;
 use omalizumab_cds::startup::Application;
 use serde_json::{Value, json};
@@ -16,6 +17,8 @@ pub struct TestApp {
     pub address: String,
     pub client: reqwest::Client,
     pub fhir: MockServer,
+    /// Holds the issuer's JWKS file for as long as the app runs.
+    _keys_dir: tempfile::TempDir,
 }
 
 impl TestApp {
@@ -24,9 +27,11 @@ impl TestApp {
         format!("{}/fhir", self.fhir.uri())
     }
 
+    /// A GET signed as the trusted EHR would sign it.
     pub async fn get(&self, p: &str) -> reqwest::Response {
         self.client
             .get(format!("{}{p}", self.address))
+            .bearer_auth(issuer_keys().es384.token_for(p))
             .send()
             .await
             .expect("request")
@@ -63,9 +68,18 @@ impl TestApp {
         .await
     }
 
+    /// A POST signed as the trusted EHR would sign it.
     pub async fn post_raw(&self, p: &str, body: Vec<u8>) -> reqwest::Response {
-        self.client
-            .post(format!("{}{p}", self.address))
+        self.post_with(p, Some(&issuer_keys().es384.token_for(p)), body).await
+    }
+
+    /// A POST with the given client JWT, or none.
+    pub async fn post_with(&self, p: &str, jwt: Option<&str>, body: Vec<u8>) -> reqwest::Response {
+        let mut request = self.client.post(format!("{}{p}", self.address));
+        if let Some(jwt) = jwt {
+            request = request.bearer_auth(jwt);
+        }
+        request
             .header("Content-Type", "application/json")
             .body(body)
             .send()
@@ -82,10 +96,20 @@ pub async fn spawn_app() -> TestApp {
     spawn_app_with(&[]).await
 }
 
-/// Start the app; `extra` settings override the test defaults.
+/// Start the app; `extra` settings override the test defaults. By default it trusts
+/// one issuer (ISSUER, keys from a JWKS file) and is reached at PUBLIC_URL.
 pub async fn spawn_app_with(extra: &[(&str, &str)]) -> TestApp {
     let fhir = MockServer::start().await;
+    let keys_dir = tempfile::tempdir().expect("temp dir");
+    let jwks_path = keys_dir.path().join("jwks.json");
+    let keys = issuer_keys();
+    std::fs::write(&jwks_path, jwks(&[&keys.es384, &keys.rs384]).to_string()).expect("write JWKS");
     let mut vars: BTreeMap<String, String> = BTreeMap::new();
+    vars.insert("CDS_PUBLIC_URL".into(), PUBLIC_URL.into());
+    vars.insert(
+        "CDS_JWT_ISSUERS".into(),
+        format!("{ISSUER}={}", url::Url::from_file_path(&jwks_path).unwrap()),
+    );
     vars.insert("CDS_BIND".into(), "127.0.0.1:0".into());
     vars.insert("CDS_CARDS_DIR".into(), cards_dir().display().to_string());
     vars.insert("CDS_FHIR_ALLOWED".into(), format!("{}/fhir", fhir.uri()));
@@ -101,6 +125,7 @@ pub async fn spawn_app_with(extra: &[(&str, &str)]) -> TestApp {
         address: format!("http://127.0.0.1:{port}"),
         client: reqwest::Client::new(),
         fhir,
+        _keys_dir: keys_dir,
     }
 }
 

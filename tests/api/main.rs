@@ -1,10 +1,16 @@
 //! Black-box tests: the real app on port 0, a wiremock FHIR server, scenario fixtures.
 //! Each test names the CDS Hooks requirement (reference/cds-hooks.md) it checks.
 
+mod auth;
 mod cards;
+mod cors;
 mod discovery;
 mod feedback;
 mod helpers;
+mod keys;
+mod limits;
+mod logs;
+mod outbound;
 mod prefetch;
 mod requests;
 mod scenarios;

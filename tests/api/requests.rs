@@ -70,6 +70,7 @@ async fn wrong_hook_unknown_service_wrong_method_and_oversized_bodies() {
     let put = app
         .client
         .put(format!("{}/cds-services", app.address))
+        .bearer_auth(crate::keys::issuer_keys().es384.token_for("/cds-services"))
         .send()
         .await
         .unwrap();

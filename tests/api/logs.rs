@@ -1,4 +1,5 @@
-//! No token and no patient data in the logs: the real binary, JSON logs, fetch mode.
+//! No token and no patient data in the logs: the real binary with authentication on,
+//! JSON logs at debug level, fetch mode, and refused calls too.
 
 use std::io::{BufRead, BufReader, Read};
 use std::process::{Command, Stdio};
@@ -6,6 +7,8 @@ use std::process::{Command, Stdio};
 use serde_json::{Value, json};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
+
+use crate::keys::{ISSUER, PUBLIC_URL, issuer_keys, jwks};
 
 const TOKEN: &str = "tok-4c1d9e-never-log-me";
 const PATIENT: &str = "pat-secret-889";
@@ -35,8 +38,16 @@ async fn logs_carry_no_token_and_no_patient_data() {
         .mount(&fhir)
         .await;
 
+    let keys_dir = tempfile::tempdir().unwrap();
+    let jwks_path = keys_dir.path().join("jwks.json");
+    std::fs::write(&jwks_path, jwks(&[&issuer_keys().es384]).to_string()).unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_omalizumab-cds"))
         .arg("serve")
+        .env("CDS_PUBLIC_URL", PUBLIC_URL)
+        .env(
+            "CDS_JWT_ISSUERS",
+            format!("{ISSUER}={}", url::Url::from_file_path(&jwks_path).unwrap()),
+        )
         .env("CDS_BIND", "127.0.0.1:0")
         .env("CDS_LOG_FORMAT", "json")
         .env("CDS_LOG", "debug")
@@ -68,8 +79,12 @@ async fn logs_carry_no_token_and_no_patient_data() {
         "fhirAuthorization": {"access_token": TOKEN, "token_type": "Bearer", "expires_in": 300, "scope": "patient/*.read", "subject": "cds"},
         "context": {"userId": "Practitioner/1", "patientId": PATIENT, "draftOrders": {"resourceType": "Bundle", "type": "collection", "entry": [{"resource": order}]}}});
     let base = format!("http://127.0.0.1:{port}/cds-services");
+    let es = &issuer_keys().es384;
+    let sign_path = "/cds-services/omalizumab-order-sign";
+    let jwt = es.token_for(sign_path);
     let resp = client
         .post(format!("{base}/omalizumab-order-sign"))
+        .bearer_auth(&jwt)
         .json(&hook)
         .send()
         .await
@@ -81,6 +96,7 @@ async fn logs_carry_no_token_and_no_patient_data() {
     assert_eq!(
         client
             .post(format!("{base}/omalizumab-order-sign"))
+            .bearer_auth(es.token_for(sign_path))
             .json(&bad)
             .send()
             .await
@@ -90,9 +106,19 @@ async fn logs_carry_no_token_and_no_patient_data() {
     );
     let feedback = json!({"feedback": [{"card": "c1", "outcome": "overridden", "outcomeTimestamp": "2026-11-23T10:00:00Z",
         "overrideReason": {"userComment": format!("patient {PATIENT} Zebulonsky prefers")}}]});
+    // A replayed client JWT is refused, and the refusal is logged without the token.
+    let replay = client
+        .post(format!("{base}/omalizumab-order-sign"))
+        .bearer_auth(&jwt)
+        .json(&hook)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(replay.status(), 401);
     assert_eq!(
         client
             .post(format!("{base}/omalizumab-order-sign/feedback"))
+            .bearer_auth(es.token_for("/cds-services/omalizumab-order-sign/feedback"))
             .json(&feedback)
             .send()
             .await
@@ -108,7 +134,17 @@ async fn logs_carry_no_token_and_no_patient_data() {
     child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
     log.push_str(&stderr);
     assert!(log.contains("hook answered") && log.contains("feedback"), "{log}");
-    for secret in [TOKEN, PATIENT, "Zebulonsky", "1991-05-14", "81.37"] {
+    assert!(log.contains("replayed-jti"), "the refusal reason is logged: {log}");
+    let (jwt_input, jwt_signature) = jwt.rsplit_once('.').unwrap();
+    for secret in [
+        TOKEN,
+        PATIENT,
+        "Zebulonsky",
+        "1991-05-14",
+        "81.37",
+        jwt_input,
+        jwt_signature,
+    ] {
         assert!(!log.contains(secret), "`{secret}` appears in the logs:\n{log}");
     }
 }

@@ -1,0 +1,108 @@
+//! Limits that make an abusive request cheap to refuse: checked before the work they
+//! protect (nesting before parsing, counts before gathering or extraction).
+
+use serde_json::{Map, Value};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RequestLimits {
+    /// Deepest nesting of JSON objects and arrays in a request body.
+    pub max_json_depth: usize,
+    /// Most entries in `context.draftOrders`.
+    pub max_draft_orders: usize,
+    /// Most resources in `prefetch`, counting each Bundle entry.
+    pub max_prefetch_resources: usize,
+}
+
+impl Default for RequestLimits {
+    fn default() -> Self {
+        RequestLimits {
+            max_json_depth: 64,
+            max_draft_orders: 25,
+            max_prefetch_resources: 5_000,
+        }
+    }
+}
+
+/// True when no object or array in `body` nests deeper than `max`. A byte scan, so a
+/// deeply nested body is refused without building any of it; malformed JSON is left
+/// for the parser to report.
+pub fn json_depth_within(body: &[u8], max: usize) -> bool {
+    let mut depth = 0usize;
+    let mut in_string = false;
+    let mut escaped = false;
+    for &b in body {
+        if in_string {
+            match b {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'{' | b'[' => {
+                depth += 1;
+                if depth > max {
+                    return false;
+                }
+            }
+            b'}' | b']' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    true
+}
+
+/// Resources in a prefetch object: one per value, plus one per Bundle entry.
+pub fn prefetch_resource_count(prefetch: &Map<String, Value>) -> usize {
+    prefetch
+        .values()
+        .map(|v| match v.get("entry").and_then(Value::as_array) {
+            Some(entries) => 1 + entries.len(),
+            None => usize::from(!v.is_null()),
+        })
+        .sum()
+}
+
+/// Entries in a draftOrders Bundle (0 when it has none).
+pub fn draft_order_count(draft_orders: &Value) -> usize {
+    draft_orders.get("entry").and_then(Value::as_array).map_or(0, Vec::len)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn nested(depth: usize) -> String {
+        format!("{}{}", "[".repeat(depth), "]".repeat(depth))
+    }
+
+    #[test]
+    fn depth_counts_objects_and_arrays_but_not_brackets_inside_strings() {
+        assert!(json_depth_within(nested(64).as_bytes(), 64));
+        assert!(!json_depth_within(nested(65).as_bytes(), 64));
+        assert!(json_depth_within(br#"{"a":"[[[[[[[[","b":{"c":[1]}}"#, 3));
+        assert!(!json_depth_within(br#"{"a":"x","b":{"c":[[1]]}}"#, 3));
+        // An escaped quote does not end the string, so the brackets stay inside it.
+        assert!(json_depth_within(br#"{"a":"\"[[[[\\"}"#, 1));
+    }
+
+    #[test]
+    fn prefetch_counts_bundle_entries_and_skips_nulls() {
+        let prefetch = json!({
+            "patient": {"resourceType": "Patient"},
+            "weights": {"resourceType": "Bundle", "entry": [{}, {}, {}]},
+            "conditions": null
+        });
+        assert_eq!(prefetch_resource_count(prefetch.as_object().unwrap()), 5);
+    }
+
+    #[test]
+    fn draft_orders_counted_by_entry() {
+        assert_eq!(draft_order_count(&json!({"entry": [{}, {}]})), 2);
+        assert_eq!(draft_order_count(&json!({"resourceType": "Bundle"})), 0);
+    }
+}

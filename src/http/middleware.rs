@@ -1,0 +1,99 @@
+//! Request-wide concerns that wrap the handlers: authentication of the CDS client and
+//! one access log line per request.
+
+use actix_web::body::{EitherBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header::AUTHORIZATION;
+use actix_web::middleware::Next;
+use actix_web::{Error, HttpMessage, ResponseError, web};
+use tracing::Instrument;
+
+use crate::auth::{Caller, JwtVerifier};
+use crate::error::ApiError;
+
+/// How callers are authenticated, shared by every worker.
+pub enum Authenticator {
+    /// CDS_AUTH=none: development only, and every request's log line says so.
+    Disabled,
+    Jwt {
+        verifier: JwtVerifier,
+        /// CDS_PUBLIC_URL without its trailing slash; the audience is this plus the path.
+        public_base: String,
+    },
+}
+
+impl Authenticator {
+    fn mode(&self) -> &'static str {
+        match self {
+            Authenticator::Disabled => "DISABLED-development-only",
+            Authenticator::Jwt { .. } => "jwt",
+        }
+    }
+}
+
+/// Every request to the CDS endpoints needs a valid client JWT; the verified caller is
+/// left in the request's extensions for the handlers (tenant). Failures get one generic
+/// 401; the reason is logged, never the token.
+pub async fn authenticate(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, Error> {
+    let auth = req.app_data::<web::Data<Authenticator>>().cloned();
+    match auth.as_ref().map(|a| a.as_ref()) {
+        Some(Authenticator::Disabled) => {}
+        Some(Authenticator::Jwt { verifier, public_base }) => {
+            let audience = format!("{public_base}{}", req.path());
+            let header = req.headers().get(AUTHORIZATION).map(|v| v.to_str().unwrap_or(""));
+            match verifier.verify(header, &audience).await {
+                Ok(caller) => {
+                    req.extensions_mut().insert::<Caller>(caller);
+                }
+                Err(reason) => {
+                    tracing::warn!(reason = reason.code(), "authentication failed");
+                    let response = ApiError::Unauthorized.error_response();
+                    return Ok(req.into_response(response).map_into_right_body());
+                }
+            }
+        }
+        // No authenticator configured is a wiring bug: fail closed.
+        None => {
+            let response = ApiError::Internal.error_response();
+            return Ok(req.into_response(response).map_into_right_body());
+        }
+    }
+    next.call(req).await.map(ServiceResponse::map_into_left_body)
+}
+
+/// One line per request (method, route pattern, status, time; never the query or
+/// body), inside a span that names the authentication mode, so that with CDS_AUTH=none
+/// every line of every request carries the warning.
+pub async fn access_log(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, Error> {
+    let disabled = matches!(
+        req.app_data::<web::Data<Authenticator>>().map(|a| a.as_ref()),
+        Some(Authenticator::Disabled)
+    );
+    let mode = req.app_data::<web::Data<Authenticator>>().map_or("unset", |a| a.mode());
+    let span = tracing::info_span!("request", auth = mode);
+    let method = req.method().clone();
+    let started = std::time::Instant::now();
+    let result = next.call(req).instrument(span.clone()).await;
+    span.in_scope(|| {
+        let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
+        let (status, route) = match &result {
+            Ok(res) => (
+                res.status().as_u16(),
+                res.request().match_pattern().unwrap_or_else(|| "unmatched".into()),
+            ),
+            Err(e) => (e.as_response_error().status_code().as_u16(), "unmatched".into()),
+        };
+        if disabled {
+            tracing::warn!(%method, route, status, elapsed_ms, "request served WITHOUT AUTHENTICATION (CDS_AUTH=none)");
+        } else {
+            tracing::info!(%method, route, status, elapsed_ms, "request");
+        }
+    });
+    result
+}

@@ -1,0 +1,341 @@
+//! Requirements 20-23: every call carries a client JWT that is checked in full. Each row
+//! of the matrix is a token an attacker or a misconfigured EHR could send; every one
+//! gets the same generic 401, and only the valid token gets through (once).
+
+use serde_json::{Value, json};
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+use crate::helpers::{TestApp, scenario, spawn_app, spawn_app_with};
+use crate::keys::{ISSUER, PUBLIC_URL, SigningKey, claims_for, hs256, issuer_keys, jwks, now, unsigned};
+
+const HOOK: &str = "/cds-services/omalizumab-order-sign";
+
+fn hook_body() -> Vec<u8> {
+    let s = scenario("asthma-adult-dose-mismatch");
+    serde_json::to_vec(&s.order_sign(Some(s.prefetch()), None)).unwrap()
+}
+
+/// Post the hook with `jwt` and return the status, checking that a 401 says nothing
+/// about why.
+async fn status_with(app: &TestApp, jwt: Option<&str>) -> u16 {
+    let resp = app.post_with(HOOK, jwt, hook_body()).await;
+    let status = resp.status().as_u16();
+    if status == 401 {
+        assert_eq!(
+            resp.headers().get("www-authenticate").and_then(|v| v.to_str().ok()),
+            Some("Bearer")
+        );
+        let body: Value = resp.json().await.unwrap();
+        assert_eq!(body["issue"][0]["diagnostics"], "authentication required", "{body}");
+        assert_eq!(body["issue"][0]["details"]["coding"][0]["code"], "unauthorized");
+    }
+    status
+}
+
+fn with(mut claims: Value, key: &str, value: Value) -> Value {
+    claims[key] = value;
+    claims
+}
+
+#[tokio::test]
+async fn valid_es384_and_rs384_tokens_are_accepted_with_extra_claims() {
+    let app = spawn_app().await;
+    let keys = issuer_keys();
+    let es = keys.es384.token_for(HOOK);
+    assert_eq!(status_with(&app, Some(&es)).await, 200);
+    let rs = keys.rs384.token_for(HOOK);
+    assert_eq!(status_with(&app, Some(&rs)).await, 200);
+    // aud as an array; sub, nbf (past) and tenant are tolerated.
+    let mut claims = claims_for(HOOK);
+    claims["aud"] = json!([format!("{PUBLIC_URL}{HOOK}"), "https://other.example"]);
+    claims["sub"] = json!("client-123");
+    claims["nbf"] = json!(now() - 10);
+    claims["tenant"] = json!("hospital-a");
+    let token = keys.es384.token(&keys.es384.header(), &claims);
+    assert_eq!(status_with(&app, Some(&token)).await, 200);
+}
+
+#[tokio::test]
+async fn a_token_is_accepted_exactly_once_per_jti() {
+    let app = spawn_app().await;
+    let token = issuer_keys().es384.token_for(HOOK);
+    assert_eq!(status_with(&app, Some(&token)).await, 200);
+    assert_eq!(status_with(&app, Some(&token)).await, 401);
+    // The same jti in a freshly signed token is still a replay.
+    let claims = claims_for(HOOK);
+    let first = issuer_keys().rs384.token(&issuer_keys().rs384.header(), &claims);
+    let again = issuer_keys().es384.token(&issuer_keys().es384.header(), &claims);
+    assert_eq!(status_with(&app, Some(&first)).await, 200);
+    assert_eq!(status_with(&app, Some(&again)).await, 401);
+}
+
+#[tokio::test]
+async fn every_row_of_the_rejection_matrix_is_401() {
+    let app = spawn_app().await;
+    let keys = issuer_keys();
+    let es = &keys.es384;
+    let good = || claims_for(HOOK);
+    let stranger = SigningKey::es384(&es.kid);
+    let other_curve = SigningKey::es256(&es.kid);
+    let rows: Vec<(&str, Option<String>)> = vec![
+        ("no header", None),
+        ("malformed", Some("not-a-jwt".into())),
+        ("two parts", Some("eyJhbGciOiJFUzM4NCJ9.e30".into())),
+        (
+            "alg none",
+            Some(unsigned(&json!({"alg": "none", "typ": "JWT", "kid": es.kid}), &good())),
+        ),
+        (
+            "HS256 keyed with the public key",
+            Some(hs256(
+                &json!({"alg": "HS256", "typ": "JWT", "kid": es.kid}),
+                &good(),
+                &es.public_bytes(),
+            )),
+        ),
+        (
+            "HS256 keyed with the JWK x coordinate",
+            Some(hs256(
+                &json!({"alg": "HS256", "typ": "JWT", "kid": es.kid}),
+                &good(),
+                es.jwk()["x"].as_str().unwrap().as_bytes(),
+            )),
+        ),
+        ("unknown key, known kid", Some(stranger.token(&es.header(), &good()))),
+        (
+            "unknown kid",
+            Some(es.token(&json!({"alg": "ES384", "typ": "JWT", "kid": "nobody"}), &good())),
+        ),
+        (
+            "no kid",
+            Some(es.token(&json!({"alg": "ES384", "typ": "JWT"}), &good())),
+        ),
+        (
+            "ES256 signature under a P-384 kid",
+            Some(other_curve.token(&json!({"alg": "ES256", "typ": "JWT", "kid": es.kid}), &good())),
+        ),
+        (
+            "RS384 header naming an EC key",
+            Some(
+                keys.rs384
+                    .token(&json!({"alg": "RS384", "typ": "JWT", "kid": es.kid}), &good()),
+            ),
+        ),
+        (
+            "RS256 with a key whose JWK pins RS384",
+            Some(
+                keys.rs384
+                    .token(&json!({"alg": "RS256", "typ": "JWT", "kid": keys.rs384.kid}), &good()),
+            ),
+        ),
+        (
+            "typ not JWT",
+            Some(es.token(&json!({"alg": "ES384", "typ": "JWE", "kid": es.kid}), &good())),
+        ),
+        (
+            "expired",
+            Some(es.token(
+                &es.header(),
+                &with(with(good(), "exp", json!(now() - 120)), "iat", json!(now() - 300)),
+            )),
+        ),
+        (
+            "iat in the future",
+            Some(es.token(
+                &es.header(),
+                &with(with(good(), "iat", json!(now() + 120)), "exp", json!(now() + 300)),
+            )),
+        ),
+        (
+            "nbf in the future",
+            Some(es.token(&es.header(), &with(good(), "nbf", json!(now() + 120)))),
+        ),
+        (
+            "lifetime longer than allowed",
+            Some(es.token(&es.header(), &with(good(), "exp", json!(now() + 86_400)))),
+        ),
+        (
+            "aud of another service",
+            Some(es.token(
+                &es.header(),
+                &with(good(), "aud", json!(format!("{PUBLIC_URL}/cds-services/other"))),
+            )),
+        ),
+        (
+            "aud of another host",
+            Some(es.token(
+                &es.header(),
+                &with(good(), "aud", json!(format!("https://evil.example{HOOK}"))),
+            )),
+        ),
+        (
+            "aud array without us",
+            Some(es.token(&es.header(), &with(good(), "aud", json!(["https://a.example"])))),
+        ),
+        (
+            "unknown iss",
+            Some(es.token(&es.header(), &with(good(), "iss", json!("https://evil.example")))),
+        ),
+        (
+            "no jti",
+            Some(es.token(&es.header(), &{
+                let mut c = good();
+                c.as_object_mut().unwrap().remove("jti");
+                c
+            })),
+        ),
+        (
+            "no iat",
+            Some(es.token(&es.header(), &{
+                let mut c = good();
+                c.as_object_mut().unwrap().remove("iat");
+                c
+            })),
+        ),
+        (
+            "no aud",
+            Some(es.token(&es.header(), &{
+                let mut c = good();
+                c.as_object_mut().unwrap().remove("aud");
+                c
+            })),
+        ),
+        ("signature of another token", {
+            let a = es.token_for(HOOK);
+            let b = es.token_for(HOOK);
+            let (a_input, _) = a.rsplit_once('.').unwrap();
+            let (_, b_sig) = b.rsplit_once('.').unwrap();
+            Some(format!("{a_input}.{b_sig}"))
+        }),
+    ];
+    for (row, token) in rows {
+        assert_eq!(status_with(&app, token.as_deref()).await, 401, "row: {row}");
+    }
+    // The app still takes a good token after all that.
+    assert_eq!(status_with(&app, Some(&es.token_for(HOOK))).await, 200);
+}
+
+#[tokio::test]
+async fn a_jku_off_the_allowlist_is_never_fetched() {
+    let evil = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(jwks(&[&issuer_keys().es384])))
+        .expect(0)
+        .mount(&evil)
+        .await;
+    let app = spawn_app().await;
+    let es = &issuer_keys().es384;
+    let mut header = es.header();
+    header["jku"] = json!(format!("{}/jwks.json", evil.uri()));
+    assert_eq!(
+        status_with(&app, Some(&es.token(&header, &claims_for(HOOK)))).await,
+        401
+    );
+}
+
+#[tokio::test]
+async fn every_endpoint_needs_a_token_for_its_own_url() {
+    let app = spawn_app().await;
+    let es = &issuer_keys().es384;
+    let discovery = format!("{}/cds-services", app.address);
+    assert_eq!(app.client.get(&discovery).send().await.unwrap().status(), 401);
+    let ok = app
+        .client
+        .get(&discovery)
+        .bearer_auth(es.token_for("/cds-services"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ok.status(), 200);
+    // A token minted for the hook does not open discovery.
+    let wrong = app
+        .client
+        .get(&discovery)
+        .bearer_auth(es.token_for(HOOK))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), 401);
+    let feedback = format!("{HOOK}/feedback");
+    let body = serde_json::to_vec(&json!({"feedback": [{"card": "c1", "outcome": "accepted",
+        "outcomeTimestamp": "2026-11-23T10:00:00Z", "acceptedSuggestions": [{"id": "s1"}]}]}))
+    .unwrap();
+    assert_eq!(app.post_with(&feedback, None, body.clone()).await.status(), 401);
+    let token = es.token_for(&feedback);
+    assert_eq!(app.post_with(&feedback, Some(&token), body).await.status(), 200);
+}
+
+/// The JWKS over https is modelled by a loopback http server (allowed for loopback).
+async fn jwks_server(keys: &[&SigningKey]) -> MockServer {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/jwks.json"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(jwks(keys)))
+        .mount(&server)
+        .await;
+    server
+}
+
+#[tokio::test]
+async fn unknown_kids_cannot_trigger_a_flood_of_key_set_fetches() {
+    let server = jwks_server(&[&issuer_keys().es384]).await;
+    let issuers = format!("{ISSUER}={}/jwks.json", server.uri());
+    let app = spawn_app_with(&[("CDS_JWT_ISSUERS", &issuers), ("CDS_JWKS_MIN_REFRESH_SECS", "3600")]).await;
+    assert_eq!(status_with(&app, Some(&issuer_keys().es384.token_for(HOOK))).await, 200);
+    let es = &issuer_keys().es384;
+    for i in 0..25 {
+        let header = json!({"alg": "ES384", "typ": "JWT", "kid": format!("random-{i}")});
+        assert_eq!(
+            status_with(&app, Some(&es.token(&header, &claims_for(HOOK)))).await,
+            401
+        );
+    }
+    // One fetch for the first token; the unknown kids came within the refresh interval.
+    assert_eq!(server.received_requests().await.unwrap().len(), 1);
+    // A jku equal to the configured URL is accepted.
+    let mut header = es.header();
+    header["jku"] = json!(format!("{}/jwks.json", server.uri()));
+    assert_eq!(
+        status_with(&app, Some(&es.token(&header, &claims_for(HOOK)))).await,
+        200
+    );
+}
+
+#[tokio::test]
+async fn a_rotated_key_is_picked_up_on_its_first_use() {
+    let old = SigningKey::es384("2026-old");
+    let new = SigningKey::es384("2026-new");
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/jwks.json"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(jwks(&[&old])))
+        .up_to_n_times(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/jwks.json"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(jwks(&[&old, &new])))
+        .mount(&server)
+        .await;
+    let issuers = format!("{ISSUER}={}/jwks.json", server.uri());
+    let app = spawn_app_with(&[("CDS_JWT_ISSUERS", &issuers), ("CDS_JWKS_MIN_REFRESH_SECS", "0")]).await;
+    assert_eq!(status_with(&app, Some(&old.token_for(HOOK))).await, 200);
+    assert_eq!(status_with(&app, Some(&new.token_for(HOOK))).await, 200);
+    assert_eq!(server.received_requests().await.unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn a_full_replay_memory_refuses_rather_than_forgets() {
+    let app = spawn_app_with(&[("CDS_JWT_REPLAY_CAPACITY", "2")]).await;
+    let es = &issuer_keys().es384;
+    assert_eq!(status_with(&app, Some(&es.token_for(HOOK))).await, 200);
+    assert_eq!(status_with(&app, Some(&es.token_for(HOOK))).await, 200);
+    assert_eq!(status_with(&app, Some(&es.token_for(HOOK))).await, 401);
+}
+
+#[tokio::test]
+async fn with_authentication_off_no_token_is_needed() {
+    let app = spawn_app_with(&[("CDS_AUTH", "none")]).await;
+    assert_eq!(status_with(&app, None).await, 200);
+}

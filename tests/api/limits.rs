@@ -1,0 +1,71 @@
+//! Limits that make abuse cheap: nesting depth, draftOrders entries, prefetch size.
+//! Each is refused with 413 and a stable code, before any work is done for it.
+
+use serde_json::{Value, json};
+
+use crate::helpers::{scenario, spawn_app_with};
+
+const SIGN: &str = "omalizumab-order-sign";
+
+async fn code_of(resp: reqwest::Response) -> (u16, String) {
+    let status = resp.status().as_u16();
+    let body: Value = resp.json().await.unwrap();
+    (
+        status,
+        body["issue"][0]["details"]["coding"][0]["code"]
+            .as_str()
+            .unwrap_or("")
+            .to_string(),
+    )
+}
+
+#[tokio::test]
+async fn deep_nesting_many_orders_and_huge_prefetch_are_refused() {
+    let app = spawn_app_with(&[
+        ("CDS_MAX_JSON_DEPTH", "40"),
+        ("CDS_MAX_DRAFT_ORDERS", "3"),
+        ("CDS_MAX_PREFETCH_RESOURCES", "50"),
+    ])
+    .await;
+    app.expect_no_fhir_calls().await;
+    let s = scenario("asthma-adult-dose-mismatch");
+    let ok = s.order_sign(Some(s.prefetch()), None);
+    assert_eq!(app.post_hook(SIGN, &ok).await.status(), 200);
+
+    let mut deep = ok.clone();
+    let mut nested = json!("x");
+    for _ in 0..45 {
+        nested = json!({ "a": nested });
+    }
+    deep["extension"] = json!({ "example": nested });
+    assert_eq!(
+        code_of(app.post_hook(SIGN, &deep).await).await,
+        (413, "limit-exceeded".into())
+    );
+    // Far deeper than serde_json's own recursion limit: still a clean 413, no crash.
+    let bomb = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+    let resp = app.post_raw(&format!("/cds-services/{SIGN}"), bomb.into_bytes()).await;
+    assert_eq!(code_of(resp).await, (413, "limit-exceeded".into()));
+
+    let mut many = ok.clone();
+    let entry = many["context"]["draftOrders"]["entry"][0].clone();
+    many["context"]["draftOrders"]["entry"] = json!(vec![entry; 4]);
+    assert_eq!(
+        code_of(app.post_hook(SIGN, &many).await).await,
+        (413, "limit-exceeded".into())
+    );
+
+    let mut big = ok.clone();
+    let weight = s.of_type("Observation")[0].clone();
+    big["prefetch"]["observations"]["entry"] = json!(vec![json!({ "resource": weight }); 60]);
+    assert_eq!(
+        code_of(app.post_hook(SIGN, &big).await).await,
+        (413, "limit-exceeded".into())
+    );
+
+    let deep_feedback = format!("{{\"feedback\": {}{}}}", "[".repeat(50), "]".repeat(50));
+    let resp = app
+        .post_raw(&format!("/cds-services/{SIGN}/feedback"), deep_feedback.into_bytes())
+        .await;
+    assert_eq!(code_of(resp).await, (413, "limit-exceeded".into()));
+}
