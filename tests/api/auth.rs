@@ -9,7 +9,7 @@ use wiremock::{Mock, MockServer, ResponseTemplate};
 use crate::helpers::{TestApp, scenario, spawn_app, spawn_app_with};
 use crate::keys::{ISSUER, PUBLIC_URL, SigningKey, claims_for, hs256, issuer_keys, jwks, now, unsigned};
 
-const HOOK: &str = "/cds-services/omalizumab-order-sign";
+pub const HOOK: &str = "/cds-services/omalizumab-order-sign";
 
 fn hook_body() -> Vec<u8> {
     let s = scenario("asthma-adult-dose-mismatch");
@@ -70,15 +70,15 @@ async fn a_token_is_accepted_exactly_once_per_jti() {
     assert_eq!(status_with(&app, Some(&again)).await, 401);
 }
 
-#[tokio::test]
-async fn every_row_of_the_rejection_matrix_is_401() {
-    let app = spawn_app().await;
+/// Every token that must be refused, by name: requirement 21-23's matrix and the
+/// tricks around it. All are for a call to HOOK.
+pub fn rejection_matrix() -> Vec<(&'static str, Option<String>)> {
     let keys = issuer_keys();
     let es = &keys.es384;
     let good = || claims_for(HOOK);
     let stranger = SigningKey::es384(&es.kid);
     let other_curve = SigningKey::es256(&es.kid);
-    let rows: Vec<(&str, Option<String>)> = vec![
+    vec![
         ("no header", None),
         ("malformed", Some("not-a-jwt".into())),
         ("two parts", Some("eyJhbGciOiJFUzM4NCJ9.e30".into())),
@@ -208,7 +208,14 @@ async fn every_row_of_the_rejection_matrix_is_401() {
             let (_, b_sig) = b.rsplit_once('.').unwrap();
             Some(format!("{a_input}.{b_sig}"))
         }),
-    ];
+    ]
+}
+
+#[tokio::test]
+async fn every_row_of_the_rejection_matrix_is_401() {
+    let app = spawn_app().await;
+    let es = &issuer_keys().es384;
+    let rows = rejection_matrix();
     for (row, token) in rows {
         assert_eq!(status_with(&app, token.as_deref()).await, 401, "row: {row}");
     }

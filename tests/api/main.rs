@@ -2,6 +2,7 @@
 //! Each test names the CDS Hooks requirement (reference/cds-hooks.md) it checks.
 
 mod auth;
+mod binary;
 mod cards;
 mod cors;
 mod discovery;
@@ -9,7 +10,6 @@ mod feedback;
 mod helpers;
 mod keys;
 mod limits;
-mod logs;
 mod outbound;
 mod prefetch;
 mod requests;
