@@ -171,11 +171,22 @@ impl Settings {
                             .into(),
                     ));
                 }
-                if public_url.is_none() {
-                    return Err(err(
-                        "CDS_PUBLIC_URL",
-                        "CDS_AUTH=jwt needs the public URL EHRs call, to check each token's audience".into(),
-                    ));
+                match &public_url {
+                    None => {
+                        return Err(err(
+                            "CDS_PUBLIC_URL",
+                            "CDS_AUTH=jwt needs the public URL EHRs call, to check each token's audience".into(),
+                        ));
+                    }
+                    // Requirement 20: EHRs reach the service over TLS (terminated here or at
+                    // a proxy); a bearer JWT over plain http could be replayed by anyone on the path.
+                    Some(u) if u.scheme() != "https" && !crate::net::is_loopback(u) => {
+                        return Err(err(
+                            "CDS_PUBLIC_URL",
+                            format!("`{u}`: EHRs must call this service over https (http only on loopback)"),
+                        ));
+                    }
+                    Some(_) => {}
                 }
                 let replay_capacity = number("CDS_JWT_REPLAY_CAPACITY", defaults.replay_capacity as u64)? as usize;
                 if replay_capacity == 0 {
@@ -280,6 +291,12 @@ mod tests {
         assert_eq!(jwt.issuers[0].issuer, "ehr");
         assert_eq!(jwt.skew, Duration::from_secs(10));
         assert_eq!(jwt.max_lifetime, JwtSettings::default().max_lifetime);
+        let e = Settings::from_map(&vars(&[
+            ("CDS_JWT_ISSUERS", "ehr=https://ehr.example/jwks"),
+            ("CDS_PUBLIC_URL", "http://cds.example"),
+        ]))
+        .unwrap_err();
+        assert_eq!(e.name, "CDS_PUBLIC_URL");
         let e = Settings::from_map(&vars(&[("CDS_AUTH", "off")])).unwrap_err();
         assert_eq!(e.name, "CDS_AUTH");
     }
