@@ -1,4 +1,4 @@
-//! Command line: `serve`, `validate-cards`.
+//! Command line: `demo`, `serve`, `validate-cards`.
 
 use std::path::PathBuf;
 
@@ -17,6 +17,12 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run the built-in scenarios through the engine and print the cards (no network).
+    Demo {
+        /// Scenario folders, each with a hook-request.json.
+        #[arg(long, env = "CDS_DEMO_FIXTURES", default_value_os_t = crate::demo::default_fixtures_dir())]
+        fixtures: PathBuf,
+    },
     /// Run the CDS Hooks service (settings from CDS_* environment variables).
     Serve,
     /// Load and check a cards directory; exit non-zero listing every problem.
@@ -28,6 +34,7 @@ pub enum Command {
 
 pub fn run(cli: Cli) -> Result<(), String> {
     match cli.command {
+        Command::Demo { fixtures } => demo(&fixtures),
         Command::Serve => serve(),
         Command::ValidateCards { dir } => validate_cards(dir.unwrap_or_else(default_cards_dir)),
     }
@@ -48,6 +55,18 @@ fn serve() -> Result<(), String> {
         );
         app.run_until_stopped().await.map_err(|e| e.to_string())
     })
+}
+
+fn demo(fixtures: &std::path::Path) -> Result<(), String> {
+    // The demo serves nobody, so client authentication settings do not apply to it.
+    let mut vars: std::collections::BTreeMap<String, String> =
+        std::env::vars().filter(|(k, _)| k.starts_with("CDS_")).collect();
+    vars.insert("CDS_AUTH".into(), "none".into());
+    let settings = Settings::from_map(&vars).map_err(|e| e.to_string())?;
+    let runtime = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
+    let text = runtime.block_on(crate::demo::run(&settings, fixtures))?;
+    print!("{text}");
+    Ok(())
 }
 
 fn validate_cards(dir: PathBuf) -> Result<(), String> {

@@ -6,6 +6,7 @@
 pub mod auth;
 pub mod cli;
 pub mod config;
+pub mod demo;
 pub mod engine;
 pub mod error;
 pub mod facts;
@@ -14,6 +15,7 @@ pub mod gather;
 pub mod hooks;
 pub mod http;
 pub mod net;
+pub mod present;
 pub mod profile;
 pub mod render;
 pub mod rules;

@@ -472,12 +472,12 @@ fn detail(profile: &Profile, a: &Assessment) -> String {
     out.join("\n\n")
 }
 
-fn date_suffix(d: Option<chrono::NaiveDate>) -> String {
+pub(crate) fn date_suffix(d: Option<chrono::NaiveDate>) -> String {
     d.map(|d| format!(", {d}")).unwrap_or_default()
 }
 
 /// Codes are compared without the dot; shown with it (`J4550` -> `J45.50`).
-fn display_icd(code: &str) -> String {
+pub(crate) fn display_icd(code: &str) -> String {
     if code.len() > 3 && !code.contains('.') {
         format!("{}.{}", &code[..3], &code[3..])
     } else {

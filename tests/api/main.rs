@@ -5,6 +5,7 @@ mod auth;
 mod binary;
 mod cards;
 mod cors;
+mod demo;
 mod discovery;
 mod feedback;
 mod helpers;

@@ -1,0 +1,92 @@
+//! `omalizumab-cds demo`: the built-in scenarios through the real engine, in-process,
+//! with no network and no server: each scenario's ready hook request
+//! (`fixtures/scenarios/<name>/hook-request.json`) carries its whole chart as prefetch.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use crate::config::Settings;
+use crate::engine::{EngineContext, Registry, run_hook};
+use crate::fhir::client::FhirClient;
+use crate::gather::FhirAllowlist;
+use crate::present::{card_text, facts_used};
+use crate::startup::load_catalog;
+
+/// Where the scenarios ship: next to the working directory, else the source tree.
+pub fn default_fixtures_dir() -> PathBuf {
+    let local = PathBuf::from("fixtures/scenarios");
+    if local.is_dir() {
+        local
+    } else {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures/scenarios")
+    }
+}
+
+/// Scenario folders holding a hook request, by name.
+pub fn scenarios(dir: &Path) -> Result<Vec<(String, PathBuf)>, String> {
+    let entries = std::fs::read_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let mut found: Vec<(String, PathBuf)> = entries
+        .filter_map(Result::ok)
+        .map(|e| e.path().join("hook-request.json"))
+        .filter(|p| p.is_file())
+        .filter_map(|p| {
+            let name = p.parent()?.file_name()?.to_string_lossy().into_owned();
+            Some((name, p))
+        })
+        .collect();
+    found.sort();
+    if found.is_empty() {
+        return Err(format!("no */hook-request.json under {}", dir.display()));
+    }
+    Ok(found)
+}
+
+/// Run every scenario through the order-sign service and describe the result.
+pub async fn run(settings: &Settings, dir: &Path) -> Result<String, String> {
+    let catalog = load_catalog(settings).map_err(|e| e.to_string())?;
+    let registry = Registry::new(catalog, &settings.profiles)?;
+    let service_id = registry
+        .discovery()
+        .services
+        .iter()
+        .find(|s| s.hook == "order-sign")
+        .map(|s| s.id.clone())
+        .ok_or("no order-sign service is offered")?;
+    let fhir = FhirClient::new(settings.fhir_max_response_bytes, settings.fhir_max_pages).map_err(|e| e.to_string())?;
+    // No FHIR server is allowed: every scenario's prefetch is complete.
+    let allowlist = FhirAllowlist::default();
+    let engine = EngineContext {
+        registry: &registry,
+        fhir: &fhir,
+        allowlist: &allowlist,
+        deadline: settings.hook_deadline,
+        limits: settings.limits,
+    };
+    let today = chrono::Utc::now().date_naive();
+    let mut out = String::new();
+    for (name, path) in scenarios(dir)? {
+        let body = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let _ = writeln!(out, "== {name} ==");
+        match run_hook(&engine, &service_id, &body, today).await {
+            Err(e) => {
+                let _ = writeln!(out, "  the service answered {} {}: {e}\n", e.status(), e.code());
+            }
+            Ok(result) if result.response.cards.is_empty() => {
+                let _ = writeln!(out, "  no card: the draft orders hold no omalizumab order\n");
+            }
+            Ok(result) => {
+                for (card, assessment) in result.response.cards.iter().zip(&result.assessments) {
+                    let _ = writeln!(out, "facts used for {}:", assessment.order);
+                    out.push_str(&facts_used(assessment));
+                    let _ = writeln!(out, "card:");
+                    out.push_str(&card_text(card));
+                    if let Some(extension) = &card.extension {
+                        let _ = writeln!(out, "assessment: {extension}");
+                    }
+                    out.push('\n');
+                }
+            }
+        }
+    }
+    Ok(out)
+}

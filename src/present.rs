@@ -1,0 +1,90 @@
+//! Cards and assessments as text for a terminal (`demo`, `check`): what a clinician
+//! would read in the EHR, and the patient facts the rules used.
+
+use std::fmt::Write as _;
+
+use crate::hooks::response::Card;
+use crate::render::{date_suffix, display_icd};
+use crate::rules::Assessment;
+use crate::rules::IndicationSource;
+
+/// The facts an assessment rests on, one per line, as charted and as used.
+pub fn facts_used(a: &Assessment) -> String {
+    let mut out = String::new();
+    let unknown = "not on the chart";
+    let _ = writeln!(
+        out,
+        "  age:        {}",
+        a.age_years.map_or(unknown.to_string(), |y| format!("{y} years"))
+    );
+    let _ = writeln!(
+        out,
+        "  weight:     {}",
+        a.weight.as_ref().map_or(unknown.to_string(), |w| format!(
+            "{:.1} kg (charted {}{})",
+            w.kg,
+            w.as_charted,
+            date_suffix(w.date)
+        ))
+    );
+    let _ = writeln!(
+        out,
+        "  total IgE:  {}",
+        a.baseline_lab
+            .as_ref()
+            .map_or("no usable pretreatment value".to_string(), |l| format!(
+                "{} IU/mL (charted {}{})",
+                l.value,
+                l.as_charted,
+                date_suffix(l.date)
+            ))
+    );
+    let indication = match &a.indication {
+        None => unknown.to_string(),
+        Some(i) => {
+            let from = match &i.source {
+                IndicationSource::Order => "from the order",
+                IndicationSource::Chart { .. } => "assumed from the chart",
+            };
+            let code = i
+                .claim_code
+                .as_ref()
+                .map(|c| format!(" {}", display_icd(&c.code)))
+                .unwrap_or_default();
+            format!("{}{code} ({from})", i.display)
+        }
+    };
+    let _ = writeln!(out, "  indication: {indication}");
+    let history = &a.history;
+    let _ = writeln!(
+        out,
+        "  history:    {} prior omalizumab record(s){}",
+        history.records,
+        history
+            .first_dose
+            .map(|d| format!(", first dose {d}"))
+            .unwrap_or_default()
+    );
+    out
+}
+
+/// One card as the EHR shows it: indicator and summary, the detail's lines, the
+/// suggestions, the links.
+pub fn card_text(card: &Card) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "  [{}] {}", card.indicator.code().to_uppercase(), card.summary);
+    if let Some(detail) = &card.detail {
+        for line in detail.lines().map(str::trim_end).filter(|l| !l.is_empty()) {
+            let _ = writeln!(out, "      {line}");
+        }
+    }
+    for s in &card.suggestions {
+        let star = if s.is_recommended { " (recommended)" } else { "" };
+        let _ = writeln!(out, "    > suggestion: {}{star}", s.label);
+    }
+    for l in &card.links {
+        let _ = writeln!(out, "    > link: {} <{}>", l.label, l.url);
+    }
+    let _ = writeln!(out, "    source: {}", card.source.label);
+    out
+}
