@@ -13,5 +13,6 @@ mod keys;
 mod limits;
 mod outbound;
 mod prefetch;
+mod real_fhir;
 mod requests;
 mod scenarios;

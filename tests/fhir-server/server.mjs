@@ -84,6 +84,13 @@ const server = http.createServer(async (req, res) => {
   }
 });
 
+// Started by a test process: end with it (its end of our stdin closes when it exits).
+if (process.env.EXIT_WITH_STDIN) {
+  process.stdin.on('close', () => process.exit(0));
+  process.stdin.on('end', () => process.exit(0));
+  process.stdin.resume();
+}
+
 server.listen(Number(process.argv[2] ?? 0), '127.0.0.1', () => {
   console.log(JSON.stringify({ listening: server.address().port, base: BASE }));
 });

@@ -1,0 +1,125 @@
+//! End to end against a real FHIR server (Medplum's FHIR router over its in-memory
+//! repository, `tests/fhir-server/`; why this one: docs/FHIR-SERVER.md). Every scenario's
+//! chart is loaded as a transaction Bundle over REST, then each hook is answered in fetch
+//! mode from that server, with its bearer token checked by the server.
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{ChildStdin, Command, Stdio};
+use std::sync::Mutex;
+
+use serde_json::{Value, json};
+use tokio::sync::OnceCell;
+
+use crate::helpers::{TOKEN, extension, scenario, scenario_names, spawn_app_with};
+
+pub struct RealFhir {
+    pub base: String,
+    /// The server exits when this closes, i.e. when the test process ends.
+    _lifeline: Mutex<ChildStdin>,
+}
+
+fn server_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fhir-server")
+}
+
+/// Install the server's npm packages (from the committed lock file) if they are absent.
+fn install() {
+    let dir = server_dir();
+    if dir.join("node_modules/@medplum/fhir-router").is_dir() {
+        return;
+    }
+    let status = Command::new("npm")
+        .args(["ci", "--no-audit", "--no-fund"])
+        .current_dir(&dir)
+        .status()
+        .expect("npm (Node.js) is needed for the real FHIR server tests");
+    assert!(status.success(), "npm ci in {} failed", dir.display());
+}
+
+async fn start() -> RealFhir {
+    install();
+    let mut child = Command::new("node")
+        .args(["--experimental-websocket", "server.mjs", "0"])
+        .current_dir(server_dir())
+        .env("FHIR_TOKEN", TOKEN)
+        .env("EXIT_WITH_STDIN", "1")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("node starts");
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    let port = serde_json::from_str::<Value>(&first)
+        .ok()
+        .and_then(|v| v["listening"].as_u64())
+        .unwrap_or_else(|| panic!("the FHIR server did not start: {first}"));
+    let base = format!("http://127.0.0.1:{port}/fhir");
+    let client = reqwest::Client::new();
+    for name in scenario_names() {
+        let chart = std::fs::read(
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("fixtures/scenarios/{name}/chart.json")),
+        )
+        .unwrap();
+        let response: Value = client
+            .post(&base)
+            .bearer_auth(TOKEN)
+            .header("Content-Type", "application/fhir+json")
+            .body(chart)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(response["type"], "transaction-response", "{name}: {response}");
+        for entry in response["entry"].as_array().unwrap() {
+            let status = entry["response"]["status"].as_str().unwrap_or("");
+            assert!(status.starts_with("20"), "{name}: an entry was not stored: {entry}");
+        }
+    }
+    RealFhir {
+        base,
+        _lifeline: Mutex::new(child.stdin.take().unwrap()),
+    }
+}
+
+/// The one server of this test run, started and loaded on first use.
+pub async fn real_fhir() -> &'static RealFhir {
+    static SERVER: OnceCell<RealFhir> = OnceCell::const_new();
+    SERVER.get_or_init(start).await
+}
+
+#[tokio::test]
+async fn every_scenario_in_fetch_mode_from_a_real_fhir_server() {
+    let fhir = real_fhir().await;
+    let app = spawn_app_with(&[("CDS_FHIR_ALLOWED", &fhir.base)]).await;
+    for name in scenario_names() {
+        let s = scenario(&name);
+        let body = app
+            .hook_json("omalizumab-order-sign", &s.order_sign(None, Some(&fhir.base)))
+            .await;
+        let cards = body["cards"].as_array().unwrap_or_else(|| panic!("{name}: {body}"));
+        if s.expected.is_null() {
+            assert!(cards.is_empty(), "{name}: {body}");
+        } else {
+            assert_eq!(extension(&cards[0]), &s.expected, "{name}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_token_the_real_server_refuses_makes_the_hook_412() {
+    let fhir = real_fhir().await;
+    let app = spawn_app_with(&[("CDS_FHIR_ALLOWED", &fhir.base)]).await;
+    let s = scenario("asthma-adult-dose-mismatch");
+    let mut body = s.order_sign(None, Some(&fhir.base));
+    body["fhirAuthorization"]["access_token"] = json!("not-the-token");
+    let resp = app.post_hook("omalizumab-order-sign", &body).await;
+    assert_eq!(resp.status(), 412);
+    let outcome: Value = resp.json().await.unwrap();
+    let diagnostics = outcome["issue"][0]["diagnostics"].as_str().unwrap();
+    assert!(diagnostics.contains("401"), "{diagnostics}");
+}
