@@ -1,4 +1,4 @@
-//! Command line: `demo`, `serve`, `validate-cards`.
+//! Command line: `demo`, `check`, `serve`, `validate-cards`.
 
 use std::path::PathBuf;
 
@@ -23,6 +23,31 @@ pub enum Command {
         #[arg(long, env = "CDS_DEMO_FIXTURES", default_value_os_t = crate::demo::default_fixtures_dir())]
         fixtures: PathBuf,
     },
+    /// Build the order-sign hook for a patient on a FHIR R4 server, as an EHR would, and
+    /// print the cards.
+    Check {
+        /// The FHIR server's base URL, e.g. https://r4.smarthealthit.org
+        #[arg(long, env = "CDS_CHECK_FHIR_SERVER")]
+        fhir_server: url::Url,
+        /// The patient's id on that server.
+        #[arg(long)]
+        patient: String,
+        /// An access token for the server, sent as `Authorization: Bearer`.
+        #[arg(long, env = "CDS_CHECK_TOKEN", hide_env_values = true)]
+        token: Option<String>,
+        /// The ordered dose in mg.
+        #[arg(long)]
+        dose: f64,
+        /// The interval in weeks.
+        #[arg(long)]
+        every_weeks: u32,
+        /// An ICD-10-CM code the order gives as its reason, e.g. J45.50.
+        #[arg(long)]
+        indication: Option<String>,
+        /// How long the FHIR server may take, in seconds (public sandboxes are slow).
+        #[arg(long, env = "CDS_CHECK_TIMEOUT_SECS", default_value_t = 20)]
+        timeout_secs: u64,
+    },
     /// Run the CDS Hooks service (settings from CDS_* environment variables).
     Serve,
     /// Load and check a cards directory; exit non-zero listing every problem.
@@ -35,6 +60,23 @@ pub enum Command {
 pub fn run(cli: Cli) -> Result<(), String> {
     match cli.command {
         Command::Demo { fixtures } => demo(&fixtures),
+        Command::Check {
+            fhir_server,
+            patient,
+            token,
+            dose,
+            every_weeks,
+            indication,
+            timeout_secs,
+        } => check(crate::check::CheckOrder {
+            fhir_server,
+            patient,
+            token,
+            dose_mg: dose,
+            every_weeks,
+            indication,
+            timeout: std::time::Duration::from_secs(timeout_secs),
+        }),
         Command::Serve => serve(),
         Command::ValidateCards { dir } => validate_cards(dir.unwrap_or_else(default_cards_dir)),
     }
@@ -57,12 +99,27 @@ fn serve() -> Result<(), String> {
     })
 }
 
-fn demo(fixtures: &std::path::Path) -> Result<(), String> {
-    // The demo serves nobody, so client authentication settings do not apply to it.
+/// Settings for the commands that serve nobody (demo, check): client authentication
+/// does not apply to them.
+fn offline_settings() -> Result<Settings, String> {
     let mut vars: std::collections::BTreeMap<String, String> =
         std::env::vars().filter(|(k, _)| k.starts_with("CDS_")).collect();
     vars.insert("CDS_AUTH".into(), "none".into());
-    let settings = Settings::from_map(&vars).map_err(|e| e.to_string())?;
+    Settings::from_map(&vars).map_err(|e| e.to_string())
+}
+
+fn check(order: crate::check::CheckOrder) -> Result<(), String> {
+    let settings = offline_settings()?;
+    let runtime = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
+    let result = runtime
+        .block_on(crate::check::run(&settings, &order))
+        .map_err(|e| e.to_string())?;
+    print!("{}", crate::present::hook_result_text(&result));
+    Ok(())
+}
+
+fn demo(fixtures: &std::path::Path) -> Result<(), String> {
+    let settings = offline_settings()?;
     let runtime = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
     let text = runtime.block_on(crate::demo::run(&settings, fixtures))?;
     print!("{text}");

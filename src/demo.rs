@@ -9,7 +9,7 @@ use crate::config::Settings;
 use crate::engine::{EngineContext, Registry, run_hook};
 use crate::fhir::client::FhirClient;
 use crate::gather::FhirAllowlist;
-use crate::present::{card_text, facts_used};
+use crate::present::hook_result_text;
 use crate::startup::load_catalog;
 
 /// Where the scenarios ship: next to the working directory, else the source tree.
@@ -71,21 +71,7 @@ pub async fn run(settings: &Settings, dir: &Path) -> Result<String, String> {
             Err(e) => {
                 let _ = writeln!(out, "  the service answered {} {}: {e}\n", e.status(), e.code());
             }
-            Ok(result) if result.response.cards.is_empty() => {
-                let _ = writeln!(out, "  no card: the draft orders hold no omalizumab order\n");
-            }
-            Ok(result) => {
-                for (card, assessment) in result.response.cards.iter().zip(&result.assessments) {
-                    let _ = writeln!(out, "facts used for {}:", assessment.order);
-                    out.push_str(&facts_used(assessment));
-                    let _ = writeln!(out, "card:");
-                    out.push_str(&card_text(card));
-                    if let Some(extension) = &card.extension {
-                        let _ = writeln!(out, "assessment: {extension}");
-                    }
-                    out.push('\n');
-                }
-            }
+            Ok(result) => out.push_str(&hook_result_text(&result)),
         }
     }
     Ok(out)

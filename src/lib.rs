@@ -4,6 +4,7 @@
 //! -> `rules` -> `render`. The clinical knowledge is data in `cards/` (`profile`).
 
 pub mod auth;
+pub mod check;
 pub mod cli;
 pub mod config;
 pub mod demo;

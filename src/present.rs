@@ -3,6 +3,7 @@
 
 use std::fmt::Write as _;
 
+use crate::engine::HookResult;
 use crate::hooks::response::Card;
 use crate::render::{date_suffix, display_icd};
 use crate::rules::Assessment;
@@ -86,5 +87,24 @@ pub fn card_text(card: &Card) -> String {
         let _ = writeln!(out, "    > link: {} <{}>", l.label, l.url);
     }
     let _ = writeln!(out, "    source: {}", card.source.label);
+    out
+}
+
+/// A hook's answer as text: per card, the facts used, the card, its assessment.
+pub fn hook_result_text(result: &HookResult) -> String {
+    if result.response.cards.is_empty() {
+        return "  no card: the draft orders hold no order for this service's drug\n\n".into();
+    }
+    let mut out = String::new();
+    for (card, assessment) in result.response.cards.iter().zip(&result.assessments) {
+        let _ = writeln!(out, "facts used for {}:", assessment.order);
+        out.push_str(&facts_used(assessment));
+        let _ = writeln!(out, "card:");
+        out.push_str(&card_text(card));
+        if let Some(extension) = &card.extension {
+            let _ = writeln!(out, "assessment: {extension}");
+        }
+        out.push('\n');
+    }
     out
 }

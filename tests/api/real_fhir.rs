@@ -123,3 +123,81 @@ async fn a_token_the_real_server_refuses_makes_the_hook_412() {
     let diagnostics = outcome["issue"][0]["diagnostics"].as_str().unwrap();
     assert!(diagnostics.contains("401"), "{diagnostics}");
 }
+
+fn check_order(base: &str, patient: &str, token: Option<&str>) -> omalizumab_cds::check::CheckOrder {
+    omalizumab_cds::check::CheckOrder {
+        fhir_server: url::Url::parse(base).unwrap(),
+        patient: patient.into(),
+        token: token.map(str::to_string),
+        dose_mg: 300.0,
+        every_weeks: 4,
+        indication: None,
+        timeout: std::time::Duration::from_secs(10),
+    }
+}
+
+fn offline_settings() -> omalizumab_cds::config::Settings {
+    let vars = [
+        ("CDS_AUTH".to_string(), "none".to_string()),
+        (
+            "CDS_CARDS_DIR".to_string(),
+            crate::helpers::cards_dir().display().to_string(),
+        ),
+    ]
+    .into();
+    omalizumab_cds::config::Settings::from_map(&vars).unwrap()
+}
+
+// `check` builds the hook as an EHR would: it must print the same card as the service
+// answers to that hook from the same server.
+#[tokio::test]
+async fn check_gives_the_same_card_as_the_hook() {
+    let fhir = real_fhir().await;
+    let order = check_order(&fhir.base, "asthma-mismatch", Some(TOKEN));
+    let checked = omalizumab_cds::check::run(&offline_settings(), &order).await.unwrap();
+    let request = omalizumab_cds::check::hook_request(&order, "omalizumab", chrono::Utc::now().date_naive());
+    let app = spawn_app_with(&[("CDS_FHIR_ALLOWED", &fhir.base)]).await;
+    let hooked = app.hook_json("omalizumab-order-sign", &request).await;
+    let card = &hooked["cards"][0];
+    let checked_card = &checked.response.cards[0];
+    assert_eq!(card["summary"], checked_card.summary.as_str());
+    assert_eq!(card["detail"], checked_card.detail.as_deref().unwrap());
+    assert_eq!(card["extension"], checked_card.extension.clone().unwrap());
+    assert_eq!(extension(card)["recommendedDose"], json!({"mg": 225, "everyWeeks": 2}));
+    let text = omalizumab_cds::present::hook_result_text(&checked);
+    assert!(
+        text.contains(checked_card.summary.as_str()) && text.contains("80.0 kg"),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn check_says_plainly_what_is_wrong() {
+    use omalizumab_cds::check::{CheckError, run};
+    let fhir = real_fhir().await;
+    let settings = offline_settings();
+    let refused = run(&settings, &check_order(&fhir.base, "asthma-mismatch", Some("wrong")))
+        .await
+        .map(|_| ());
+    assert!(matches!(refused, Err(CheckError::Refused(401))), "{refused:?}");
+    let missing = run(&settings, &check_order(&fhir.base, "nobody-here", Some(TOKEN)))
+        .await
+        .map(|_| ());
+    assert!(matches!(missing, Err(CheckError::NoPatient(_))), "{missing:?}");
+    // A port nothing listens on.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let unreachable = run(
+        &settings,
+        &check_order(&format!("http://127.0.0.1:{closed}/fhir"), "p", None),
+    )
+    .await
+    .map(|_| ());
+    let Err(CheckError::Unreachable(_, why)) = unreachable else {
+        panic!("{unreachable:?}")
+    };
+    assert!(why.to_lowercase().contains("refused"), "{why}");
+}
