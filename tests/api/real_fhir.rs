@@ -5,7 +5,7 @@
 
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
-use std::process::{ChildStdin, Command, Stdio};
+use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::Mutex;
 
 use serde_json::{Value, json};
@@ -15,8 +15,8 @@ use crate::helpers::{TOKEN, extension, scenario, scenario_names, spawn_app_with}
 
 pub struct RealFhir {
     pub base: String,
-    /// The server exits when this closes, i.e. when the test process ends.
-    _lifeline: Mutex<ChildStdin>,
+    /// The server exits when its stdin closes, i.e. when the test process ends.
+    _process: Mutex<(Child, ChildStdin)>,
 }
 
 fn server_dir() -> PathBuf {
@@ -80,9 +80,10 @@ async fn start() -> RealFhir {
             assert!(status.starts_with("20"), "{name}: an entry was not stored: {entry}");
         }
     }
+    let stdin = child.stdin.take().unwrap();
     RealFhir {
         base,
-        _lifeline: Mutex::new(child.stdin.take().unwrap()),
+        _process: Mutex::new((child, stdin)),
     }
 }
 
