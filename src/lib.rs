@@ -15,6 +15,7 @@ pub mod fhir;
 pub mod gather;
 pub mod hooks;
 pub mod http;
+pub mod metrics;
 pub mod net;
 pub mod present;
 pub mod profile;

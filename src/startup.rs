@@ -67,8 +67,10 @@ impl Application {
     pub fn build(settings: &Settings) -> Result<Self, StartupError> {
         let catalog = load_catalog(settings)?;
         let registry = Registry::new(catalog, &settings.profiles).map_err(StartupError::Profiles)?;
+        let metrics = Arc::new(crate::metrics::Metrics::default());
         let fhir = FhirClient::new(settings.fhir_max_response_bytes, settings.fhir_max_pages)
-            .map_err(|e| StartupError::Client(e.to_string()))?;
+            .map_err(|e| StartupError::Client(e.to_string()))?
+            .with_metrics(metrics.clone());
         let state = web::Data::new(AppState {
             registry,
             fhir,
@@ -79,6 +81,7 @@ impl Application {
             deadline: settings.hook_deadline,
             max_body_bytes: settings.max_body_bytes,
             limits: settings.limits,
+            metrics,
             feedback_seen: Mutex::new(Default::default()),
         });
         let authenticator = web::Data::new(authenticator(settings)?);

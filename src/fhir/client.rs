@@ -4,6 +4,7 @@
 //! followed: a FHIR server has no reason to send us elsewhere, and following would
 //! let it point us at any host.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::Value;
@@ -30,11 +31,28 @@ pub enum FetchError {
     BadUrl,
 }
 
+impl FetchError {
+    /// A short label for metrics.
+    pub fn kind(&self) -> String {
+        match self {
+            FetchError::Status(s) => format!("status-{s}"),
+            FetchError::Timeout => "timeout".into(),
+            FetchError::Connect => "connect".into(),
+            FetchError::TooLarge(_) => "too-large".into(),
+            FetchError::NotJson => "not-json".into(),
+            FetchError::ForeignLink => "foreign-link".into(),
+            FetchError::TooManyPages(_) => "too-many-pages".into(),
+            FetchError::BadUrl => "bad-url".into(),
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct FhirClient {
     http: reqwest::Client,
     max_response_bytes: usize,
     max_pages: usize,
+    metrics: Option<Arc<crate::metrics::Metrics>>,
 }
 
 impl FhirClient {
@@ -48,7 +66,14 @@ impl FhirClient {
             http,
             max_response_bytes,
             max_pages,
+            metrics: None,
         })
+    }
+
+    /// Record each call's latency and outcome.
+    pub fn with_metrics(mut self, metrics: Arc<crate::metrics::Metrics>) -> Self {
+        self.metrics = Some(metrics);
+        self
     }
 
     /// GET `base` + `relative` (a prefetch query such as `Observation?patient=1`) and
@@ -132,9 +157,16 @@ impl FhirClient {
             }
             serde_json::from_slice(&body).map_err(|_| FetchError::NotJson)
         };
-        tokio::time::timeout_at(deadline, work)
+        let started = Instant::now();
+        let result = tokio::time::timeout_at(deadline, work)
             .await
-            .map_err(|_| FetchError::Timeout)?
+            .map_err(|_| FetchError::Timeout)
+            .and_then(|r| r);
+        if let Some(m) = &self.metrics {
+            let outcome = result.as_ref().map_or_else(FetchError::kind, |_| "ok".to_string());
+            m.observe_fhir_call(&outcome, started.elapsed());
+        }
+        result
     }
 }
 

@@ -19,6 +19,7 @@ pub struct AppState {
     pub deadline: std::time::Duration,
     pub max_body_bytes: usize,
     pub limits: RequestLimits,
+    pub metrics: std::sync::Arc<crate::metrics::Metrics>,
     pub feedback_seen: Mutex<SeenFeedback>,
 }
 
@@ -99,6 +100,9 @@ pub async fn hook(
     match run_hook(&engine, &service_id, &body, today).await {
         Ok(result) => {
             let o = &result.outcome;
+            for indicator in &o.indicators {
+                state.metrics.count_card(indicator);
+            }
             tracing::info!(
                 service = %service_id,
                 tenant = tenant.as_deref().unwrap_or(""),
@@ -163,6 +167,26 @@ pub async fn feedback(
         );
     }
     Ok(HttpResponse::Ok().json(serde_json::json!({})))
+}
+
+/// Liveness: the process answers.
+pub async fn healthz() -> HttpResponse {
+    HttpResponse::Ok().json(serde_json::json!({"status": "ok"}))
+}
+
+/// Readiness: the cards are loaded and offer at least one service.
+pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
+    let services = state.registry.discovery().services.len();
+    if services == 0 {
+        return HttpResponse::ServiceUnavailable().json(serde_json::json!({"status": "no services"}));
+    }
+    HttpResponse::Ok().json(serde_json::json!({"status": "ready", "services": services}))
+}
+
+pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("application/openmetrics-text; version=1.0.0; charset=utf-8")
+        .body(state.metrics.encode())
 }
 
 pub async fn method_not_allowed() -> Result<HttpResponse, ApiError> {

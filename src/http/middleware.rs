@@ -78,6 +78,7 @@ pub async fn access_log(
     let mode = req.app_data::<web::Data<Authenticator>>().map_or("unset", |a| a.mode());
     let span = tracing::info_span!("request", auth = mode);
     let method = req.method().clone();
+    let metrics = req.app_data::<web::Data<super::AppState>>().map(|s| s.metrics.clone());
     let started = std::time::Instant::now();
     let result = next.call(req).instrument(span.clone()).await;
     span.in_scope(|| {
@@ -89,6 +90,9 @@ pub async fn access_log(
             ),
             Err(e) => (e.as_response_error().status_code().as_u16(), "unmatched".into()),
         };
+        if let Some(m) = &metrics {
+            m.observe_request(method.as_str(), &route, status, started.elapsed());
+        }
         if disabled {
             tracing::warn!(%method, route, status, elapsed_ms, "request served WITHOUT AUTHENTICATION (CDS_AUTH=none)");
         } else {

@@ -67,6 +67,11 @@ pub fn routes(cors_origins: &[String]) -> impl FnOnce(&mut web::ServiceConfig) {
                 )
                 .default_service(web::to(handlers::not_found)),
         )
+        // Operations endpoints: no patient data, so no client JWT (keep them off the
+        // public network at the proxy).
+        .route("/healthz", web::get().to(handlers::healthz))
+        .route("/readyz", web::get().to(handlers::readyz))
+        .route("/metrics", web::get().to(handlers::metrics))
         .default_service(web::to(handlers::not_found));
     }
 }

@@ -11,6 +11,7 @@ mod feedback;
 mod helpers;
 mod keys;
 mod limits;
+mod operations;
 mod outbound;
 mod prefetch;
 mod real_fhir;
