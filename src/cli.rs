@@ -1,4 +1,4 @@
-//! Command line: `demo`, `check`, `serve`, `validate-cards`.
+//! Command line: `demo`, `check`, `serve`, `report`, `validate-cards`.
 
 use std::path::PathBuf;
 
@@ -50,6 +50,9 @@ pub enum Command {
     },
     /// Run the CDS Hooks service (settings from CDS_* environment variables).
     Serve,
+    /// Print acceptance and override rates per card kind from the audit store
+    /// (CDS_STORE_PATH).
+    Report,
     /// Load and check a cards directory; exit non-zero listing every problem.
     ValidateCards {
         /// The cards directory (default: ./cards, else the one in the source tree).
@@ -78,6 +81,7 @@ pub fn run(cli: Cli) -> Result<(), String> {
             timeout: std::time::Duration::from_secs(timeout_secs),
         }),
         Command::Serve => serve(),
+        Command::Report => report(),
         Command::ValidateCards { dir } => validate_cards(dir.unwrap_or_else(default_cards_dir)),
     }
 }
@@ -123,6 +127,17 @@ fn demo(fixtures: &std::path::Path) -> Result<(), String> {
     let runtime = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
     let text = runtime.block_on(crate::demo::run(&settings, fixtures))?;
     print!("{text}");
+    Ok(())
+}
+
+fn report() -> Result<(), String> {
+    let settings = offline_settings()?;
+    if !settings.store_path.exists() {
+        return Err(format!("no audit store at {}", settings.store_path.display()));
+    }
+    let store = crate::startup::open_store(&settings).map_err(|e| e.to_string())?;
+    let rows = store.report().map_err(|e| e.to_string())?;
+    print!("{}", crate::store::report_text(&rows));
     Ok(())
 }
 

@@ -44,6 +44,10 @@ pub struct Settings {
     pub cors_origins: Vec<String>,
     /// CDS_MAX_JSON_DEPTH, CDS_MAX_DRAFT_ORDERS, CDS_MAX_PREFETCH_RESOURCES.
     pub limits: RequestLimits,
+    /// CDS_STORE_PATH: the SQLite audit and feedback database (`:memory:` keeps none).
+    pub store_path: PathBuf,
+    /// CDS_AUDIT_SALT: salt for patient-id hashes (default: one made and kept in the store).
+    pub audit_salt: Option<String>,
     /// CDS_LOG_FORMAT: text or json.
     pub log_format: LogFormat,
     /// CDS_LOG: tracing filter, e.g. `info` or `omalizumab_cds=debug`.
@@ -245,6 +249,10 @@ impl Settings {
             auth,
             cors_origins,
             limits,
+            store_path: get("CDS_STORE_PATH")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| PathBuf::from("omalizumab-cds.sqlite")),
+            audit_salt: get("CDS_AUDIT_SALT"),
             log_format,
             log_filter: get("CDS_LOG").unwrap_or_else(|| "info".into()),
         })

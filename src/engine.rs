@@ -93,12 +93,25 @@ pub struct HookOutcome {
     pub fetched_keys: Vec<String>,
     pub unreadable_entries: usize,
     pub indicators: Vec<&'static str>,
+    /// The profile's rules version, when a profile's drug was ordered.
+    pub rules_version: Option<String>,
+    /// One per card: its uuid, indicator and main finding.
+    pub cards: Vec<CardRecord>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct CardRecord {
+    pub uuid: String,
+    pub indicator: &'static str,
+    pub kind: &'static str,
 }
 
 pub struct HookResult {
     pub response: CdsResponse,
     pub assessments: Vec<Assessment>,
     pub outcome: HookOutcome,
+    /// For the audit store only, which keeps a salted hash of it: never logged.
+    pub patient_id: String,
 }
 
 fn request_error(e: RequestError) -> ApiError {
@@ -146,9 +159,11 @@ pub async fn run_hook(
             },
             assessments: Vec::new(),
             outcome,
+            patient_id: ctx.patient_id,
         });
     }
 
+    outcome.rules_version = Some(profile.rules_version.clone());
     let mut gathered = gather(
         engine.fhir,
         engine.allowlist,
@@ -192,6 +207,11 @@ pub async fn run_hook(
             },
         );
         outcome.indicators.push(c.indicator.code());
+        outcome.cards.push(CardRecord {
+            uuid: c.uuid.clone(),
+            indicator: c.indicator.code(),
+            kind: a.kind(),
+        });
         cards.push(c);
         assessments.push(a);
     }
@@ -202,5 +222,6 @@ pub async fn run_hook(
         },
         assessments,
         outcome,
+        patient_id: ctx.patient_id,
     })
 }

@@ -22,5 +22,6 @@ pub mod profile;
 pub mod render;
 pub mod rules;
 pub mod startup;
+pub mod store;
 pub mod telemetry;
 pub mod vocab;

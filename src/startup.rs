@@ -1,7 +1,7 @@
 //! Build the application from settings: load and validate cards/, bind the listener.
 
 use std::net::TcpListener;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use actix_web::{App, HttpServer, dev::Server, web};
 
@@ -12,6 +12,7 @@ use crate::fhir::client::FhirClient;
 use crate::gather::FhirAllowlist;
 use crate::http::{AppState, Authenticator, access_log, routes};
 use crate::profile::Catalog;
+use crate::store::{AuditStore, SqliteStore};
 
 pub struct Application {
     port: u16,
@@ -28,12 +29,20 @@ pub enum StartupError {
     Bind(String, std::io::Error),
     #[error("HTTP client: {0}")]
     Client(String),
+    #[error("{0}")]
+    Store(String),
 }
 
 pub fn load_catalog(settings: &Settings) -> Result<Arc<Catalog>, StartupError> {
     Catalog::load(&settings.cards_dir)
         .map(Arc::new)
         .map_err(|errors| StartupError::Cards(errors.iter().map(|e| format!("  {e}")).collect::<Vec<_>>().join("\n")))
+}
+
+pub fn open_store(settings: &Settings) -> Result<Arc<dyn AuditStore>, StartupError> {
+    SqliteStore::open(&settings.store_path, settings.audit_salt.as_deref())
+        .map(|s| Arc::new(s) as Arc<dyn AuditStore>)
+        .map_err(|e| StartupError::Store(e.to_string()))
 }
 
 fn authenticator(settings: &Settings) -> Result<Authenticator, StartupError> {
@@ -82,7 +91,7 @@ impl Application {
             max_body_bytes: settings.max_body_bytes,
             limits: settings.limits,
             metrics,
-            feedback_seen: Mutex::new(Default::default()),
+            store: open_store(settings)?,
         });
         let authenticator = web::Data::new(authenticator(settings)?);
         let cors_origins = settings.cors_origins.clone();

@@ -1,6 +1,3 @@
-use std::collections::HashSet;
-use std::sync::Mutex;
-
 use actix_web::{HttpMessage, HttpRequest, HttpResponse, web};
 use futures_util::StreamExt;
 
@@ -11,6 +8,7 @@ use crate::fhir::client::FhirClient;
 use crate::gather::FhirAllowlist;
 use crate::hooks::feedback;
 use crate::hooks::limits::{RequestLimits, json_depth_within};
+use crate::store::{AuditStore, DecisionRecord, FeedbackRecord, StoredCard};
 
 pub struct AppState {
     pub registry: Registry,
@@ -20,34 +18,7 @@ pub struct AppState {
     pub max_body_bytes: usize,
     pub limits: RequestLimits,
     pub metrics: std::sync::Arc<crate::metrics::Metrics>,
-    pub feedback_seen: Mutex<SeenFeedback>,
-}
-
-/// Feedback keys already recorded, so a duplicate delivery is acknowledged but not
-/// counted twice. Bounded: when full, the oldest half is forgotten.
-#[derive(Default)]
-pub struct SeenFeedback {
-    order: std::collections::VecDeque<String>,
-    keys: HashSet<String>,
-}
-
-impl SeenFeedback {
-    const LIMIT: usize = 50_000;
-
-    /// True when the key is new.
-    pub fn insert(&mut self, key: String) -> bool {
-        if self.keys.contains(&key) {
-            return false;
-        }
-        if self.order.len() >= Self::LIMIT {
-            for old in self.order.drain(..Self::LIMIT / 2) {
-                self.keys.remove(&old);
-            }
-        }
-        self.keys.insert(key.clone());
-        self.order.push_back(key);
-        true
-    }
+    pub store: std::sync::Arc<dyn AuditStore>,
 }
 
 /// Read the body, refusing more than `limit` bytes before reading them all.
@@ -114,6 +85,33 @@ pub async fn hook(
                 elapsed_ms = started.elapsed().as_millis() as u64,
                 "hook answered"
             );
+            if let Some(rules_version) = &o.rules_version {
+                let decision = DecisionRecord {
+                    at: chrono::Utc::now(),
+                    hook_instance: o.hook_instance.clone(),
+                    service: service_id.clone(),
+                    rules_version: rules_version.clone(),
+                    patient_hash: state.store.patient_hash(&result.patient_id),
+                    elapsed_ms: started.elapsed().as_secs_f64() * 1000.0,
+                    fetched_keys: o.fetched_keys.len(),
+                    cards: o
+                        .cards
+                        .iter()
+                        .map(|c| StoredCard {
+                            uuid: c.uuid.clone(),
+                            indicator: c.indicator.to_string(),
+                            kind: c.kind.to_string(),
+                        })
+                        .collect(),
+                };
+                let store = state.store.clone();
+                // The answer does not wait on the audit failing: it is logged instead.
+                match web::block(move || store.record_decision(&decision)).await {
+                    Ok(Ok(())) => {}
+                    Ok(Err(e)) => tracing::warn!(error = %e, "decision not recorded"),
+                    Err(_) => tracing::warn!("decision not recorded: blocking pool unavailable"),
+                }
+            }
             Ok(HttpResponse::Ok().json(result.response))
         }
         Err(e) => {
@@ -148,13 +146,23 @@ pub async fn feedback(
     }
     let items = feedback::parse(&body).map_err(ApiError::BadRequest)?;
     for item in &items {
-        let key = format!(
-            "{}|{}|{}",
-            item.card,
-            item.outcome.code(),
-            item.outcome_timestamp.to_rfc3339()
-        );
-        let new = state.feedback_seen.lock().map(|mut s| s.insert(key)).unwrap_or(true);
+        let record = FeedbackRecord {
+            service: service_id.clone(),
+            card: item.card.clone(),
+            outcome: item.outcome.code().to_string(),
+            accepted_suggestions: item.accepted_suggestions.len(),
+            override_reason: item.override_reason.as_ref().and_then(|o| o.code.clone()),
+            outcome_at: item.outcome_timestamp.into(),
+        };
+        let store = state.store.clone();
+        let new = match web::block(move || store.record_feedback(&record)).await {
+            Ok(Ok(new)) => new,
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "feedback not recorded");
+                return Err(ApiError::Internal);
+            }
+            Err(_) => return Err(ApiError::Internal),
+        };
         // Card uuids and override codes only: no patient data and no free-text comment.
         tracing::info!(
             service = %service_id,
@@ -174,13 +182,17 @@ pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(serde_json::json!({"status": "ok"}))
 }
 
-/// Readiness: the cards are loaded and offer at least one service.
+/// Readiness: the cards are loaded and offer a service, and the store takes writes.
 pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     let services = state.registry.discovery().services.len();
     if services == 0 {
         return HttpResponse::ServiceUnavailable().json(serde_json::json!({"status": "no services"}));
     }
-    HttpResponse::Ok().json(serde_json::json!({"status": "ready", "services": services}))
+    let store = state.store.clone();
+    match web::block(move || store.check_writable()).await {
+        Ok(Ok(())) => HttpResponse::Ok().json(serde_json::json!({"status": "ready", "services": services})),
+        _ => HttpResponse::ServiceUnavailable().json(serde_json::json!({"status": "store not writable"})),
+    }
 }
 
 pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {

@@ -113,6 +113,19 @@ pub struct Assessment {
 }
 
 impl Assessment {
+    /// The card's main finding, one stable word, for audit and acceptance reports:
+    /// what a clinician accepted or overrode.
+    pub fn kind(&self) -> &'static str {
+        match (self.eligibility, self.dose_matches, self.gaps.is_empty()) {
+            (Eligibility::Ineligible, _, _) => "ineligible",
+            (Eligibility::Undetermined, _, _) => "undetermined",
+            (Eligibility::Eligible, Some(false), _) => "dose-mismatch",
+            (Eligibility::Eligible, _, false) => "documentation-gaps",
+            (Eligibility::Eligible, Some(true), true) => "dose-matches",
+            (Eligibility::Eligible, None, true) => "dose-unchecked",
+        }
+    }
+
     /// The recommended dose when the label gives exactly one.
     pub fn recommended_dose(&self) -> Option<Dose> {
         match &self.dose {

@@ -39,6 +39,7 @@ impl Service {
                 format!("{ISSUER}={}", url::Url::from_file_path(&jwks_path).unwrap()),
             )
             .env("CDS_BIND", "127.0.0.1:0")
+            .env("CDS_STORE_PATH", keys_dir.path().join("audit.sqlite"))
             .env("CDS_LOG_FORMAT", "json")
             .env("CDS_LOG", "debug")
             .env("CDS_FHIR_ALLOWED", fhir_allowed)

@@ -17,8 +17,8 @@ pub struct TestApp {
     pub address: String,
     pub client: reqwest::Client,
     pub fhir: MockServer,
-    /// Holds the issuer's JWKS file for as long as the app runs.
-    _keys_dir: tempfile::TempDir,
+    /// Holds the issuer's JWKS file and the audit database for as long as the app runs.
+    pub dir: tempfile::TempDir,
 }
 
 impl TestApp {
@@ -107,6 +107,10 @@ pub async fn spawn_app_with(extra: &[(&str, &str)]) -> TestApp {
     let mut vars: BTreeMap<String, String> = BTreeMap::new();
     vars.insert("CDS_PUBLIC_URL".into(), PUBLIC_URL.into());
     vars.insert(
+        "CDS_STORE_PATH".into(),
+        keys_dir.path().join("audit.sqlite").display().to_string(),
+    );
+    vars.insert(
         "CDS_JWT_ISSUERS".into(),
         format!("{ISSUER}={}", url::Url::from_file_path(&jwks_path).unwrap()),
     );
@@ -125,7 +129,7 @@ pub async fn spawn_app_with(extra: &[(&str, &str)]) -> TestApp {
         address: format!("http://127.0.0.1:{port}"),
         client: reqwest::Client::new(),
         fhir,
-        _keys_dir: keys_dir,
+        dir: keys_dir,
     }
 }
 

@@ -1,6 +1,7 @@
 //! Black-box tests: the real app on port 0, a wiremock FHIR server, scenario fixtures.
 //! Each test names the CDS Hooks requirement (reference/cds-hooks.md) it checks.
 
+mod audit;
 mod auth;
 mod binary;
 mod cards;

@@ -1,0 +1,111 @@
+//! The audit and feedback store: every hook decision and every feedback item, for the
+//! acceptance and override report. Behind a trait so a server database can replace the
+//! embedded SQLite one when several instances run.
+//!
+//! What is stored: hookInstance, service, rules version, timings, counts, each card's
+//! uuid, indicator and main finding, and feedback outcomes with override codes. The
+//! patient appears only as a salted HMAC, to count distinct patients; never a name,
+//! value, token or free-text comment.
+
+pub mod sqlite;
+
+use chrono::{DateTime, Utc};
+
+pub use sqlite::SqliteStore;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct DecisionRecord {
+    pub at: DateTime<Utc>,
+    pub hook_instance: String,
+    pub service: String,
+    pub rules_version: String,
+    /// HMAC-SHA256 of the patient id under the store's salt, hex.
+    pub patient_hash: String,
+    pub elapsed_ms: f64,
+    pub fetched_keys: usize,
+    pub cards: Vec<StoredCard>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredCard {
+    pub uuid: String,
+    pub indicator: String,
+    pub kind: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct FeedbackRecord {
+    pub service: String,
+    pub card: String,
+    /// `accepted` or `overridden`.
+    pub outcome: String,
+    pub accepted_suggestions: usize,
+    pub override_reason: Option<String>,
+    pub outcome_at: DateTime<Utc>,
+}
+
+/// Acceptance for one kind of card (`dose-mismatch`, `ineligible`...).
+#[derive(Debug, Clone, PartialEq)]
+pub struct KindReport {
+    pub kind: String,
+    pub cards: u64,
+    pub accepted: u64,
+    pub overridden: u64,
+}
+
+impl KindReport {
+    /// Shares of the cards shown, in percent; cards with no feedback count as neither.
+    pub fn acceptance_rate(&self) -> f64 {
+        percent(self.accepted, self.cards)
+    }
+
+    pub fn override_rate(&self) -> f64 {
+        percent(self.overridden, self.cards)
+    }
+}
+
+fn percent(part: u64, whole: u64) -> f64 {
+    if whole == 0 {
+        0.0
+    } else {
+        100.0 * part as f64 / whole as f64
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("audit store: {0}")]
+pub struct StoreError(pub String);
+
+pub trait AuditStore: Send + Sync {
+    fn record_decision(&self, decision: &DecisionRecord) -> Result<(), StoreError>;
+    /// Record one feedback item; false when the same item was already recorded.
+    fn record_feedback(&self, feedback: &FeedbackRecord) -> Result<bool, StoreError>;
+    /// The salted hash the store uses for patient ids.
+    fn patient_hash(&self, patient_id: &str) -> String;
+    fn report(&self) -> Result<Vec<KindReport>, StoreError>;
+    /// Whether a write would succeed now (for readiness).
+    fn check_writable(&self) -> Result<(), StoreError>;
+}
+
+/// The report as a table for a terminal.
+pub fn report_text(rows: &[KindReport]) -> String {
+    let mut out = format!(
+        "{:<20} {:>7} {:>9} {:>11} {:>11} {:>11}\n",
+        "card kind", "cards", "accepted", "overridden", "accept %", "override %"
+    );
+    for r in rows {
+        out.push_str(&format!(
+            "{:<20} {:>7} {:>9} {:>11} {:>10.1}% {:>10.1}%\n",
+            r.kind,
+            r.cards,
+            r.accepted,
+            r.overridden,
+            r.acceptance_rate(),
+            r.override_rate()
+        ));
+    }
+    if rows.is_empty() {
+        out.push_str("(no decisions recorded yet)\n");
+    }
+    out
+}
