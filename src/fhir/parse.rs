@@ -67,19 +67,30 @@ fn push_one(v: &Value, keep_raw: bool, out: &mut Parsed) {
     }
 }
 
-/// Parse one resource. Before the strict parse, drop what strict mode rejects but
-/// real servers send and FHIR does not use: `null` values and `fhir_comments`.
+/// Parse one resource. Before the strict parse, drop what strict mode rejects (or, for
+/// empty arrays, what makes fhirbolt 0.4 panic) but real servers send and FHIR JSON does
+/// not allow: `null` members, empty arrays and objects as members, `fhir_comments`.
 pub fn parse_one(v: &Value) -> Result<Resource, String> {
     let mut cleaned = v.clone();
     strip_noise(&mut cleaned);
     fhir_parse::parse_resource(cleaned)
 }
 
+/// Bottom up, so a member that only held empty values goes too. Array items are kept
+/// as they are (a `null` there aligns a primitive array with its `_name` twin).
 fn strip_noise(v: &mut Value) {
     match v {
         Value::Object(map) => {
-            map.retain(|k, val| !val.is_null() && k != "fhir_comments");
             map.values_mut().for_each(strip_noise);
+            map.retain(|k, val| {
+                let empty = match val {
+                    Value::Null => true,
+                    Value::Array(a) => a.is_empty(),
+                    Value::Object(o) => o.is_empty(),
+                    _ => false,
+                };
+                !empty && k != "fhir_comments"
+            });
         }
         Value::Array(items) => items.iter_mut().for_each(strip_noise),
         _ => {}
@@ -124,8 +135,18 @@ mod tests {
     #[test]
     fn an_unknown_field_holding_an_array_does_not_hang_the_parser() {
         // fhirbolt's lax modes loop forever on this; strict mode rejects it at once.
-        let v = json!({"resourceType": "Observation", "status": "final", "code": {"text": "x"}, "fooBar": []});
+        let v = json!({"resourceType": "Observation", "status": "final", "code": {"text": "x"}, "fooBar": [1]});
         assert!(parse_one(&v).is_err());
+    }
+
+    #[test]
+    fn empty_arrays_and_objects_are_dropped_before_parsing() {
+        // fhirbolt 0.4 panics on any empty array; EHRs send them although FHIR forbids them.
+        let v = json!({"resourceType": "Patient", "id": "p", "birthDate": "1990-01-01", "name": [],
+                       "extension": [], "gender": {}, "telecom": [{"system": "phone", "period": {}}],
+                       "contact": [{"name": {"given": []}}], "_birthDate": {"extension": []}});
+        let r = parse_one(&v).expect("parses once the empty values are gone");
+        assert!(matches!(r, Resource::Patient(_)));
     }
 
     #[test]
