@@ -13,7 +13,7 @@ use crate::error::ApiError;
 use crate::facts::extract::patient_facts;
 use crate::facts::orders::recognise_orders;
 use crate::fhir::client::FhirClient;
-use crate::fhir::parse::parse_value;
+use crate::fhir::parse::parse_value_owned;
 use crate::gather::{FhirAccess, FhirAllowlist, GatherError, gather};
 use crate::hooks::limits::RequestLimits;
 use crate::hooks::request::{self, HookRequest, RequestError};
@@ -134,7 +134,7 @@ pub async fn run_hook(
         .get(service_id)
         .ok_or_else(|| ApiError::UnknownService(service_id.to_string()))?;
     let catalog = &engine.registry.catalog;
-    let req: HookRequest = request::parse(body, &engine.limits).map_err(request_error)?;
+    let mut req: HookRequest = request::parse(body, &engine.limits).map_err(request_error)?;
     let ctx = req.validate(&service.hook).map_err(request_error)?;
     req.check_limits(&ctx, &engine.limits).map_err(request_error)?;
     let mut outcome = HookOutcome {
@@ -168,7 +168,7 @@ pub async fn run_hook(
         engine.fhir,
         engine.allowlist,
         service,
-        req.prefetch.as_ref(),
+        req.prefetch.take(),
         &ctx,
         FhirAccess {
             server: req.fhir_server.as_deref(),
@@ -185,8 +185,8 @@ pub async fn run_hook(
 
     let mut resources = Vec::new();
     let mut unreadable = 0;
-    for v in &gathered.values {
-        let parsed = parse_value(v);
+    for v in std::mem::take(&mut gathered.values) {
+        let parsed = parse_value_owned(v);
         unreadable += parsed.unreadable;
         resources.extend(parsed.resources);
     }

@@ -72,19 +72,22 @@ pub async fn gather(
     client: &FhirClient,
     allowlist: &FhirAllowlist,
     service: &Service,
-    prefetch: Option<&Map<String, Value>>,
+    prefetch: Option<Map<String, Value>>,
     ctx: &OrderContext,
     access: FhirAccess<'_>,
     deadline: Instant,
 ) -> Result<Gathered, GatherError> {
     let mut plans: Vec<(String, Plan)> = Vec::new();
+    let mut prefetch = prefetch;
     for (key, template) in &service.prefetch {
+        // Taken, not copied: the prefetch can be most of the request.
+        let sent = prefetch.as_mut().and_then(|p| p.remove(key));
         // An OperationOutcome is the client's failed fetch: treat it as missing.
-        match prefetch.and_then(|p| p.get(key)).filter(|v| !is_operation_outcome(v)) {
+        match sent.filter(|v| !is_operation_outcome(v)) {
             Some(Value::Null) => {}
-            Some(v) => match next_link_of(v) {
-                Some(next) => plans.push((key.clone(), Plan::HaveAndFollow(v.clone(), next))),
-                None => plans.push((key.clone(), Plan::Have(v.clone()))),
+            Some(v) => match next_link_of(&v) {
+                Some(next) => plans.push((key.clone(), Plan::HaveAndFollow(v, next))),
+                None => plans.push((key.clone(), Plan::Have(v))),
             },
             // A template needing a token this hook lacks (e.g. no encounter) is not needed.
             None => {

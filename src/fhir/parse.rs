@@ -26,27 +26,36 @@ pub fn is_operation_outcome(v: &Value) -> bool {
 /// Parse a resource or a Bundle (entries one by one). `OperationOutcome` entries of a
 /// searchset (search.mode = outcome) carry warnings, not data, and are dropped.
 pub fn parse_value(v: &Value) -> Parsed {
-    parse(v, false)
+    parse_owned(v.clone(), false)
+}
+
+/// As `parse_value`, consuming the JSON so no resource is copied: the hook path, where
+/// the prefetch and fetched pages are not needed afterwards.
+pub fn parse_value_owned(v: Value) -> Parsed {
+    parse_owned(v, false)
 }
 
 /// As `parse_value`, also keeping each parsed resource's JSON in `raw`.
 pub fn parse_value_keeping_raw(v: &Value) -> Parsed {
-    parse(v, true)
+    parse_owned(v.clone(), true)
 }
 
-fn parse(v: &Value, keep_raw: bool) -> Parsed {
+fn parse_owned(mut v: Value, keep_raw: bool) -> Parsed {
     let mut out = Parsed::default();
     match v.get("resourceType").and_then(Value::as_str) {
         Some("Bundle") => {
-            out.next = next_link_of(v);
-            for entry in v.get("entry").and_then(Value::as_array).into_iter().flatten() {
-                let Some(resource) = entry.get("resource") else {
+            out.next = next_link_of(&v);
+            let entries = match v.get_mut("entry").map(Value::take) {
+                Some(Value::Array(entries)) => entries,
+                _ => Vec::new(),
+            };
+            for mut entry in entries {
+                let Some(resource) = entry.get_mut("resource").map(Value::take) else {
                     continue;
                 };
-                if is_operation_outcome(resource) {
-                    continue;
+                if !is_operation_outcome(&resource) {
+                    push_one(resource, keep_raw, &mut out);
                 }
-                push_one(resource, keep_raw, &mut out);
             }
         }
         Some(_) => push_one(v, keep_raw, &mut out),
@@ -55,13 +64,12 @@ fn parse(v: &Value, keep_raw: bool) -> Parsed {
     out
 }
 
-fn push_one(v: &Value, keep_raw: bool, out: &mut Parsed) {
-    match parse_one(v) {
+fn push_one(v: Value, keep_raw: bool, out: &mut Parsed) {
+    let raw = keep_raw.then(|| v.clone());
+    match parse_one_owned(v) {
         Ok(r) => {
             out.resources.push(r);
-            if keep_raw {
-                out.raw.push(v.clone());
-            }
+            out.raw.extend(raw);
         }
         Err(_) => out.unreadable += 1,
     }
@@ -71,9 +79,12 @@ fn push_one(v: &Value, keep_raw: bool, out: &mut Parsed) {
 /// empty arrays, what makes fhirbolt 0.4 panic) but real servers send and FHIR JSON does
 /// not allow: `null` members, empty arrays and objects as members, `fhir_comments`.
 pub fn parse_one(v: &Value) -> Result<Resource, String> {
-    let mut cleaned = v.clone();
-    strip_noise(&mut cleaned);
-    fhir_parse::parse_resource(cleaned)
+    parse_one_owned(v.clone())
+}
+
+fn parse_one_owned(mut v: Value) -> Result<Resource, String> {
+    strip_noise(&mut v);
+    fhir_parse::parse_resource(v)
 }
 
 /// Bottom up, so a member that only held empty values goes too. Array items are kept
