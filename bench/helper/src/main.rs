@@ -108,7 +108,7 @@ fn write_requests(from: &PathBuf, out: &PathBuf, fhir_server: &str) -> std::io::
             serde_json::to_vec(&request)?,
         )?;
     }
-    for m in [1usize, 5, 25] {
+    for m in [1usize, 10, 100, 1000] {
         let mut request = base.clone();
         let orders: Vec<Value> = (0..m)
             .map(|i| {
