@@ -93,8 +93,8 @@ pub enum RequestError {
     Limit(String),
 }
 
-/// Parse the body into a request. Two steps so a JSON syntax error and a shape error
-/// read differently to the integrator. Nesting is checked first, before anything is built.
+/// Parse the body into a request; a JSON syntax error and a shape error read differently
+/// to the integrator. Nesting is checked first, before anything is built.
 pub fn parse(body: &[u8], limits: &RequestLimits) -> Result<HookRequest, RequestError> {
     if !json_depth_within(body, limits.max_json_depth) {
         return Err(RequestError::Limit(format!(
@@ -102,8 +102,13 @@ pub fn parse(body: &[u8], limits: &RequestLimits) -> Result<HookRequest, Request
             limits.max_json_depth
         )));
     }
-    let value: Value = serde_json::from_slice(body).map_err(|e| RequestError::Json(e.to_string()))?;
-    serde_json::from_value(value).map_err(|e| RequestError::Shape(e.to_string()))
+    // One pass straight into the request (building a `Value` first and converting it
+    // rebuilt the whole prefetch a second time); serde_json's error category still
+    // tells a syntax error from a shape error.
+    serde_json::from_slice(body).map_err(|e| match e.classify() {
+        serde_json::error::Category::Data => RequestError::Shape(e.to_string()),
+        _ => RequestError::Json(e.to_string()),
+    })
 }
 
 impl HookRequest {
@@ -388,8 +393,17 @@ mod tests {
     #[test]
     fn syntax_and_shape_errors_differ() {
         assert!(matches!(parse_default(b"{not json"), Err(RequestError::Json(_))));
+        // Cut off midway: still a syntax problem, not a shape one.
+        assert!(matches!(
+            parse_default(b"{\"hook\": \"order-sign\", \"hookInst"),
+            Err(RequestError::Json(_))
+        ));
         assert!(matches!(
             parse_default(b"{\"hook\": \"order-sign\"}"),
+            Err(RequestError::Shape(_))
+        ));
+        assert!(matches!(
+            parse_default(b"{\"hook\": 5, \"hookInstance\": \"x\", \"context\": {}}"),
             Err(RequestError::Shape(_))
         ));
     }
