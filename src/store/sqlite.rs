@@ -116,10 +116,13 @@ impl AuditStore for SqliteStore {
     fn record_decision(&self, d: &DecisionRecord) -> Result<(), StoreError> {
         let mut conn = self.conn()?;
         let tx = conn.transaction().map_err(err)?;
-        tx.execute(
+        // Cached statements: parsing the SQL again for every hook cost more than the insert.
+        tx.prepare_cached(
             "INSERT INTO decision (at, hook_instance, service, rules_version, patient_hash, elapsed_ms, fetched_keys)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            params![
+        )
+        .and_then(|mut insert| {
+            insert.execute(params![
                 d.at.to_rfc3339(),
                 d.hook_instance,
                 d.service,
@@ -127,16 +130,17 @@ impl AuditStore for SqliteStore {
                 d.patient_hash,
                 d.elapsed_ms,
                 d.fetched_keys as i64
-            ],
-        )
+            ])
+        })
         .map_err(err)?;
         let id = tx.last_insert_rowid();
-        for c in &d.cards {
-            tx.execute(
-                "INSERT INTO card (uuid, decision_id, indicator, kind) VALUES (?1, ?2, ?3, ?4)",
-                params![c.uuid, id, c.indicator, c.kind],
-            )
-            .map_err(err)?;
+        {
+            let mut insert = tx
+                .prepare_cached("INSERT INTO card (uuid, decision_id, indicator, kind) VALUES (?1, ?2, ?3, ?4)")
+                .map_err(err)?;
+            for c in &d.cards {
+                insert.execute(params![c.uuid, id, c.indicator, c.kind]).map_err(err)?;
+            }
         }
         tx.commit().map_err(err)
     }
@@ -144,19 +148,21 @@ impl AuditStore for SqliteStore {
     fn record_feedback(&self, f: &FeedbackRecord) -> Result<bool, StoreError> {
         let conn = self.conn()?;
         let inserted = conn
-            .execute(
+            .prepare_cached(
                 "INSERT OR IGNORE INTO feedback
                  (service, card_uuid, outcome, accepted_suggestions, override_reason, outcome_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                params![
+            )
+            .and_then(|mut insert| {
+                insert.execute(params![
                     f.service,
                     f.card,
                     f.outcome,
                     f.accepted_suggestions as i64,
                     f.override_reason,
                     f.outcome_at.to_rfc3339()
-                ],
-            )
+                ])
+            })
             .map_err(err)?;
         Ok(inserted == 1)
     }
