@@ -74,17 +74,16 @@ pub async fn hook(
             for indicator in &o.indicators {
                 state.metrics.count_card(indicator);
             }
-            tracing::info!(
-                service = %service_id,
-                tenant = tenant.as_deref().unwrap_or(""),
-                hook_instance = %o.hook_instance,
-                orders = o.orders,
-                fetched = ?o.fetched_keys,
-                unreadable = o.unreadable_entries,
-                cards = ?o.indicators,
-                elapsed_ms = started.elapsed().as_millis() as u64,
-                "hook answered"
-            );
+            // Recorded on the request's span: the access line carries them.
+            let span = tracing::Span::current();
+            span.record("service", service_id.as_str());
+            span.record("tenant", tenant.as_deref().unwrap_or(""));
+            span.record("hook_instance", o.hook_instance.as_str());
+            span.record("decision", "answered");
+            span.record("orders", o.orders);
+            span.record("fetched", tracing::field::debug(&o.fetched_keys));
+            span.record("unreadable", o.unreadable_entries);
+            span.record("cards", tracing::field::debug(&o.indicators));
             if let Some(rules_version) = &o.rules_version {
                 let decision = DecisionRecord {
                     at: chrono::Utc::now(),
@@ -115,13 +114,10 @@ pub async fn hook(
             Ok(HttpResponse::Ok().json(result.response))
         }
         Err(e) => {
-            tracing::warn!(
-                service = %service_id,
-                status = e.status(),
-                code = e.code(),
-                elapsed_ms = started.elapsed().as_millis() as u64,
-                "hook refused"
-            );
+            let span = tracing::Span::current();
+            span.record("service", service_id.as_str());
+            span.record("decision", "refused");
+            span.record("refusal", e.code());
             Err(e)
         }
     }

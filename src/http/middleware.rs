@@ -1,5 +1,5 @@
 //! Request-wide concerns that wrap the handlers: authentication of the CDS client and
-//! one access log line per request.
+//! one log line per request (for a hook, with what the hook decided).
 
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -7,6 +7,7 @@ use actix_web::http::header::AUTHORIZATION;
 use actix_web::middleware::Next;
 use actix_web::{Error, HttpMessage, ResponseError, web};
 use tracing::Instrument;
+use tracing::field::Empty;
 
 use crate::auth::{Caller, JwtVerifier};
 use crate::error::ApiError;
@@ -76,7 +77,20 @@ pub async fn access_log(
         Some(Authenticator::Disabled)
     );
     let mode = req.app_data::<web::Data<Authenticator>>().map_or("unset", |a| a.mode());
-    let span = tracing::info_span!("request", auth = mode);
+    // The hook handler fills the hook's fields in, so a hook is one line, not two.
+    let span = tracing::info_span!(
+        "request",
+        auth = mode,
+        service = Empty,
+        tenant = Empty,
+        hook_instance = Empty,
+        decision = Empty,
+        orders = Empty,
+        fetched = Empty,
+        unreadable = Empty,
+        cards = Empty,
+        refusal = Empty,
+    );
     let method = req.method().clone();
     let metrics = req.app_data::<web::Data<super::AppState>>().map(|s| s.metrics.clone());
     let started = std::time::Instant::now();

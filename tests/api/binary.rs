@@ -169,7 +169,10 @@ async fn logs_carry_no_token_and_no_patient_data() {
     );
 
     let log = service.stop();
-    assert!(log.contains("hook answered") && log.contains("feedback"), "{log}");
+    assert!(
+        log.contains(r#""decision":"answered""#) && log.contains("feedback"),
+        "{log}"
+    );
     assert!(log.contains("replayed-jti"), "the refusal reason is logged: {log}");
     let (jwt_input, jwt_signature) = jwt.rsplit_once('.').unwrap();
     for secret in [
