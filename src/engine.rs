@@ -12,6 +12,7 @@ use tokio::time::Instant;
 use crate::error::ApiError;
 use crate::facts::extract::patient_facts;
 use crate::facts::orders::recognise_orders;
+use crate::facts::prefilter::may_matter;
 use crate::fhir::client::FhirClient;
 use crate::fhir::parse::parse_value_owned;
 use crate::gather::{FhirAccess, FhirAllowlist, GatherError, gather};
@@ -186,7 +187,7 @@ pub async fn run_hook(
     let mut resources = Vec::new();
     let mut unreadable = 0;
     for v in std::mem::take(&mut gathered.values) {
-        let parsed = parse_value_owned(v);
+        let parsed = parse_value_owned(v, |r| may_matter(r, profile, &catalog.systems));
         unreadable += parsed.unreadable;
         resources.extend(parsed.resources);
     }

@@ -5,6 +5,7 @@
 
 pub mod extract;
 pub mod orders;
+pub mod prefilter;
 
 use chrono::NaiveDate;
 

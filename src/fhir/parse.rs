@@ -26,21 +26,22 @@ pub fn is_operation_outcome(v: &Value) -> bool {
 /// Parse a resource or a Bundle (entries one by one). `OperationOutcome` entries of a
 /// searchset (search.mode = outcome) carry warnings, not data, and are dropped.
 pub fn parse_value(v: &Value) -> Parsed {
-    parse_owned(v.clone(), false)
+    parse_owned(v.clone(), false, &|_| true)
 }
 
-/// As `parse_value`, consuming the JSON so no resource is copied: the hook path, where
-/// the prefetch and fetched pages are not needed afterwards.
-pub fn parse_value_owned(v: Value) -> Parsed {
-    parse_owned(v, false)
+/// As `parse_value`, consuming the JSON so no resource is copied (the hook path, where
+/// the prefetch and fetched pages are not needed afterwards), and parsing only the
+/// resources `wanted` accepts; the others are neither parsed nor counted.
+pub fn parse_value_owned(v: Value, wanted: impl Fn(&Value) -> bool) -> Parsed {
+    parse_owned(v, false, &wanted)
 }
 
 /// As `parse_value`, also keeping each parsed resource's JSON in `raw`.
 pub fn parse_value_keeping_raw(v: &Value) -> Parsed {
-    parse_owned(v.clone(), true)
+    parse_owned(v.clone(), true, &|_| true)
 }
 
-fn parse_owned(mut v: Value, keep_raw: bool) -> Parsed {
+fn parse_owned(mut v: Value, keep_raw: bool, wanted: &dyn Fn(&Value) -> bool) -> Parsed {
     let mut out = Parsed::default();
     match v.get("resourceType").and_then(Value::as_str) {
         Some("Bundle") => {
@@ -53,12 +54,13 @@ fn parse_owned(mut v: Value, keep_raw: bool) -> Parsed {
                 let Some(resource) = entry.get_mut("resource").map(Value::take) else {
                     continue;
                 };
-                if !is_operation_outcome(&resource) {
+                if !is_operation_outcome(&resource) && wanted(&resource) {
                     push_one(resource, keep_raw, &mut out);
                 }
             }
         }
-        Some(_) => push_one(v, keep_raw, &mut out),
+        Some(_) if wanted(&v) => push_one(v, keep_raw, &mut out),
+        Some(_) => {}
         None => out.unreadable += 1,
     }
     out

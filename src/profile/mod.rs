@@ -101,6 +101,11 @@ impl Profile {
             .unwrap_or_else(|| panic!("observation set {id} checked at load"))
     }
 
+    /// Whether any observation set (the only way the rules read Observations) lists a code.
+    pub fn reads_observation(&self, code: &Code) -> bool {
+        self.observations.values().any(|set| set.codes.contains(code))
+    }
+
     /// The therapy that must not be active with this drug, when the profile names one.
     pub fn concurrent_therapy(&self) -> Option<&Therapy> {
         self.policy.concurrent_therapy.as_deref().map(|id| self.therapy(id))

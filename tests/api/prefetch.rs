@@ -202,3 +202,43 @@ async fn a_fhir_server_outside_the_allowlist_is_refused_without_contact() {
         assert_eq!(status, 403, "{server}");
     }
 }
+
+// An EHR that ignores the template's code filter sends the whole record: observations
+// the rules never read are dropped before the strict parse, so they cost nothing and a
+// malformed one among them is not reported as a skipped chart entry.
+#[tokio::test]
+async fn observations_the_rules_never_read_change_nothing() {
+    let app = spawn_app().await;
+    app.expect_no_fhir_calls().await;
+    let s = scenario("asthma-adult-dose-mismatch");
+    let plain = app.hook_json(SIGN, &s.order_sign(Some(s.prefetch()), None)).await;
+
+    let mut observations = s.of_type("Observation");
+    for i in 0..200 {
+        observations.push(json!({
+            "resourceType": "Observation", "id": format!("hr-{i}"), "status": "final",
+            "category": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/observation-category", "code": "vital-signs"}]}],
+            "code": {"coding": [{"system": "http://loinc.org", "code": "8867-4", "display": "Heart rate"}]},
+            "subject": {"reference": format!("Patient/{}", s.patient_id())},
+            "effectiveDateTime": "2026-10-01T09:00:00Z",
+            "valueQuantity": {"value": 72, "unit": "/min", "system": "http://unitsofmeasure.org", "code": "/min"}
+        }));
+    }
+    // Not valid FHIR: the strict parser would refuse it and the card would say so.
+    observations[5]["notAnElement"] = json!([1]);
+    let mut prefetch = s.prefetch();
+    prefetch["observations"] = searchset(observations);
+    let padded = app.hook_json(SIGN, &s.order_sign(Some(prefetch), None)).await;
+
+    // Card and suggestion uuids are new on every answer; everything else must match.
+    let without_uuids = |body: &Value| {
+        let mut card = body["cards"][0].clone();
+        card.as_object_mut().unwrap().remove("uuid");
+        for s in card["suggestions"].as_array_mut().unwrap() {
+            s.as_object_mut().unwrap().remove("uuid");
+        }
+        card
+    };
+    assert_eq!(without_uuids(&padded), without_uuids(&plain));
+    assert_eq!(extension(&padded["cards"][0]), &s.expected);
+}

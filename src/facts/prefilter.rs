@@ -1,0 +1,121 @@
+//! Which chart entries can matter, decided on the JSON before the strict FHIR parse.
+//!
+//! The strict parse is most of a hook's cost per resource, and an Observation counts
+//! only through the profile's observation sets (IgE, weight, allergen tests): the rules
+//! never read any other. An EHR that ignores the prefetch template's `code` filter can
+//! send a whole record of vital signs and panels; those are dropped here, unparsed.
+//! Anything whose codes cannot be read from the JSON is kept, and the parser decides.
+
+use serde_json::Value;
+
+use crate::profile::{Code, CodeSystems, Profile};
+
+/// False only for an Observation whose every coding is readable and names a code that
+/// no observation set of the profile lists.
+pub fn may_matter(resource: &Value, profile: &Profile, systems: &CodeSystems) -> bool {
+    if resource.get("resourceType").and_then(Value::as_str) != Some("Observation") {
+        return true;
+    }
+    let Some(codings) = resource.pointer("/code/coding").and_then(Value::as_array) else {
+        return true;
+    };
+    let mut all_read = !codings.is_empty();
+    for coding in codings {
+        let system = coding.get("system").and_then(Value::as_str);
+        let code = coding.get("code").and_then(Value::as_str);
+        match (system, code) {
+            (Some(system), Some(code)) => {
+                if profile.reads_observation(&Code::new(&systems.id_for(system), code)) {
+                    return true;
+                }
+            }
+            _ => all_read = false,
+        }
+    }
+    !all_read
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::OnceLock;
+
+    use serde_json::{Value, json};
+
+    use super::may_matter;
+    use crate::profile::{Catalog, Profile};
+
+    fn catalog() -> &'static Catalog {
+        static CATALOG: OnceLock<Catalog> = OnceLock::new();
+        CATALOG.get_or_init(|| {
+            Catalog::load(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("cards")).expect("cards/ loads")
+        })
+    }
+
+    fn omalizumab() -> &'static Profile {
+        catalog().profile("omalizumab").unwrap()
+    }
+
+    /// A code one of the profile's observation sets lists, as a coding an EHR would send
+    /// (system as a URI, not our short id).
+    fn listed_coding() -> Value {
+        let code = omalizumab()
+            .observations
+            .values()
+            .flat_map(|set| set.codes.iter())
+            .next()
+            .expect("the profile reads some observation")
+            .clone();
+        let uri = catalog().system_uris[&code.system][0].clone();
+        json!({"system": uri, "code": code.code})
+    }
+
+    fn unlisted_coding() -> Value {
+        let mut c = listed_coding();
+        c["code"] = json!("00000-0-not-listed");
+        c
+    }
+
+    fn observation(codings: Vec<Value>) -> Value {
+        json!({"resourceType": "Observation", "status": "final", "code": {"coding": codings}})
+    }
+
+    fn matters(v: &Value) -> bool {
+        may_matter(v, omalizumab(), &catalog().systems)
+    }
+
+    #[test]
+    fn an_observation_of_a_listed_code_is_kept() {
+        assert!(matters(&observation(vec![listed_coding()])));
+        // Any one coding suffices, wherever it is.
+        assert!(matters(&observation(vec![unlisted_coding(), listed_coding()])));
+    }
+
+    #[test]
+    fn an_observation_whose_codes_are_all_unlisted_is_dropped() {
+        assert!(!matters(&observation(vec![unlisted_coding()])));
+        let mut other_system = listed_coding();
+        other_system["system"] = json!("http://snomed.info/sct");
+        assert!(!matters(&observation(vec![unlisted_coding(), other_system])));
+    }
+
+    #[test]
+    fn what_cannot_be_read_from_the_json_is_left_to_the_parser() {
+        let mut no_system = listed_coding();
+        no_system.as_object_mut().unwrap().remove("system");
+        assert!(matters(&observation(vec![unlisted_coding(), no_system])));
+        assert!(matters(&observation(vec![])));
+        assert!(matters(
+            &json!({"resourceType": "Observation", "status": "final", "code": {"text": "IgE"}})
+        ));
+        assert!(matters(
+            &json!({"resourceType": "Observation", "code": {"coding": "x"}})
+        ));
+    }
+
+    #[test]
+    fn other_resources_are_always_kept() {
+        let mut not_an_observation = observation(vec![unlisted_coding()]);
+        not_an_observation["resourceType"] = json!("Condition");
+        assert!(matters(&not_an_observation));
+    }
+}
