@@ -59,6 +59,9 @@ print("|---|---|---|")
 for n in [1, 10, 100, 1000]:
     r = row(f"observations-{n}")
     print(f"| {n} Observations in prefetch | {ms(r[1])} | {ms(r[2])} |")
+for n in [10, 100, 1000]:
+    r = row(f"unrelated-{n}")
+    print(f"| the chart's Observations plus {n} the rules never read (vital signs) | {ms(r[1])} | {ms(r[2])} |")
 for m in [1, 10, 100, 1000]:
     r = row(f"orders-{m}")
     print(f"| {m} orders in draftOrders | {ms(r[1])} | {ms(r[2])} |")

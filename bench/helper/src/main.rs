@@ -4,7 +4,8 @@
 //!   CDS Hooks service on this stack.
 //! - `fhir-stub`: a FHIR server holding one chart that answers every read and search
 //!   after a fixed delay (the round trip the fetch-mode benchmark compares against).
-//! - `requests`: writes hook bodies with 1 to 1000 Observations and 1 to 25 orders.
+//! - `requests`: writes hook bodies with 1 to 1000 Observations (weights, or vital signs
+//!   the rules never read) and 1 to 1000 orders.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -107,6 +108,25 @@ fn write_requests(from: &PathBuf, out: &PathBuf, fhir_server: &str) -> std::io::
             out.join(format!("observations-{n}.json")),
             serde_json::to_vec(&request)?,
         )?;
+    }
+    // A record as an EHR that ignores the template's code filter sends it: the chart's
+    // own observations plus vital signs the rules never read.
+    for n in [10usize, 100, 1000] {
+        let mut request = base.clone();
+        let mut entries = base["prefetch"]["observations"]["entry"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        for i in 0..n {
+            entries.push(json!({"resource": {
+                "resourceType": "Observation", "id": format!("vital-{i}"), "status": "final",
+                "code": {"coding": [{"system": "http://loinc.org", "code": "8867-4", "display": "Heart rate"}]},
+                "effectiveDateTime": "2026-10-01T09:00:00Z",
+                "valueQuantity": {"value": 72, "unit": "/min", "system": "http://unitsofmeasure.org", "code": "/min"}
+            }}));
+        }
+        request["prefetch"]["observations"]["entry"] = json!(entries);
+        std::fs::write(out.join(format!("unrelated-{n}.json")), serde_json::to_vec(&request)?)?;
     }
     for m in [1usize, 10, 100, 1000] {
         let mut request = base.clone();
