@@ -12,11 +12,12 @@ use crate::fhir::client::FhirClient;
 use crate::gather::FhirAllowlist;
 use crate::http::{AppState, Authenticator, access_log, routes};
 use crate::profile::Catalog;
-use crate::store::{AuditStore, SqliteStore};
+use crate::store::{AuditStore, AuditWriter, SqliteStore};
 
 pub struct Application {
     port: u16,
     server: Server,
+    audit: Arc<AuditWriter>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -80,6 +81,8 @@ impl Application {
         let fhir = FhirClient::new(settings.fhir_max_response_bytes, settings.fhir_max_pages)
             .map_err(|e| StartupError::Client(e.to_string()))?
             .with_metrics(metrics.clone());
+        let store = open_store(settings)?;
+        let audit = Arc::new(AuditWriter::start(store.clone()).map_err(|e| StartupError::Store(e.to_string()))?);
         let state = web::Data::new(AppState {
             registry,
             fhir,
@@ -91,7 +94,8 @@ impl Application {
             max_body_bytes: settings.max_body_bytes,
             limits: settings.limits,
             metrics,
-            store: open_store(settings)?,
+            store,
+            audit: audit.clone(),
         });
         let authenticator = web::Data::new(authenticator(settings)?);
         let cors_origins = settings.cors_origins.clone();
@@ -110,14 +114,17 @@ impl Application {
         .listen(listener)
         .map_err(|e| StartupError::Bind(settings.bind.clone(), e))?
         .run();
-        Ok(Application { port, server })
+        Ok(Application { port, server, audit })
     }
 
     pub fn port(&self) -> u16 {
         self.port
     }
 
+    /// Serve until stopped (SIGINT or SIGTERM), then write the decisions still queued.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let served = self.server.await;
+        self.audit.flush().await;
+        served
     }
 }

@@ -8,7 +8,7 @@ use crate::fhir::client::FhirClient;
 use crate::gather::FhirAllowlist;
 use crate::hooks::feedback;
 use crate::hooks::limits::{RequestLimits, json_depth_within};
-use crate::store::{AuditStore, DecisionRecord, FeedbackRecord, StoredCard};
+use crate::store::{AuditStore, AuditWriter, DecisionRecord, FeedbackRecord, StoredCard};
 
 pub struct AppState {
     pub registry: Registry,
@@ -19,6 +19,7 @@ pub struct AppState {
     pub limits: RequestLimits,
     pub metrics: std::sync::Arc<crate::metrics::Metrics>,
     pub store: std::sync::Arc<dyn AuditStore>,
+    pub audit: std::sync::Arc<AuditWriter>,
 }
 
 /// Read the body, refusing more than `limit` bytes before reading them all.
@@ -103,13 +104,8 @@ pub async fn hook(
                         })
                         .collect(),
                 };
-                let store = state.store.clone();
-                // The answer does not wait on the audit failing: it is logged instead.
-                match web::block(move || store.record_decision(&decision)).await {
-                    Ok(Ok(())) => {}
-                    Ok(Err(e)) => tracing::warn!(error = %e, "decision not recorded"),
-                    Err(_) => tracing::warn!("decision not recorded: blocking pool unavailable"),
-                }
+                // Queued, not written here: the writer thread batches decisions.
+                state.audit.submit(decision).await;
             }
             Ok(HttpResponse::Ok().json(result.response))
         }

@@ -8,10 +8,12 @@
 //! value, token or free-text comment.
 
 pub mod sqlite;
+pub mod writer;
 
 use chrono::{DateTime, Utc};
 
 pub use sqlite::SqliteStore;
+pub use writer::AuditWriter;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct DecisionRecord {
@@ -78,6 +80,10 @@ pub struct StoreError(pub String);
 
 pub trait AuditStore: Send + Sync {
     fn record_decision(&self, decision: &DecisionRecord) -> Result<(), StoreError>;
+    /// Record several decisions; a store that can should do it in one transaction.
+    fn record_decisions(&self, decisions: &[DecisionRecord]) -> Result<(), StoreError> {
+        decisions.iter().try_for_each(|d| self.record_decision(d))
+    }
     /// Record one feedback item; false when the same item was already recorded.
     fn record_feedback(&self, feedback: &FeedbackRecord) -> Result<bool, StoreError>;
     /// The salted hash the store uses for patient ids.

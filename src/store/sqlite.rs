@@ -96,6 +96,30 @@ fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
     Ok(())
 }
 
+fn insert_decision(tx: &rusqlite::Transaction<'_>, d: &DecisionRecord) -> rusqlite::Result<()> {
+    // Cached statements: parsing the SQL again for every decision cost more than the insert.
+    tx.prepare_cached(
+        "INSERT INTO decision (at, hook_instance, service, rules_version, patient_hash, elapsed_ms, fetched_keys)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )?
+    .execute(params![
+        d.at.to_rfc3339(),
+        d.hook_instance,
+        d.service,
+        d.rules_version,
+        d.patient_hash,
+        d.elapsed_ms,
+        d.fetched_keys as i64
+    ])?;
+    let id = tx.last_insert_rowid();
+    let mut insert =
+        tx.prepare_cached("INSERT INTO card (uuid, decision_id, indicator, kind) VALUES (?1, ?2, ?3, ?4)")?;
+    for c in &d.cards {
+        insert.execute(params![c.uuid, id, c.indicator, c.kind])?;
+    }
+    Ok(())
+}
+
 fn stored_salt(conn: &Connection) -> Result<String, StoreError> {
     let existing: Option<String> = conn
         .query_row("SELECT value FROM meta WHERE key = 'salt'", [], |r| r.get(0))
@@ -114,33 +138,15 @@ fn stored_salt(conn: &Connection) -> Result<String, StoreError> {
 
 impl AuditStore for SqliteStore {
     fn record_decision(&self, d: &DecisionRecord) -> Result<(), StoreError> {
+        self.record_decisions(std::slice::from_ref(d))
+    }
+
+    /// One transaction for the lot: the writer thread hands over up to a few hundred.
+    fn record_decisions(&self, decisions: &[DecisionRecord]) -> Result<(), StoreError> {
         let mut conn = self.conn()?;
         let tx = conn.transaction().map_err(err)?;
-        // Cached statements: parsing the SQL again for every hook cost more than the insert.
-        tx.prepare_cached(
-            "INSERT INTO decision (at, hook_instance, service, rules_version, patient_hash, elapsed_ms, fetched_keys)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-        )
-        .and_then(|mut insert| {
-            insert.execute(params![
-                d.at.to_rfc3339(),
-                d.hook_instance,
-                d.service,
-                d.rules_version,
-                d.patient_hash,
-                d.elapsed_ms,
-                d.fetched_keys as i64
-            ])
-        })
-        .map_err(err)?;
-        let id = tx.last_insert_rowid();
-        {
-            let mut insert = tx
-                .prepare_cached("INSERT INTO card (uuid, decision_id, indicator, kind) VALUES (?1, ?2, ?3, ?4)")
-                .map_err(err)?;
-            for c in &d.cards {
-                insert.execute(params![c.uuid, id, c.indicator, c.kind]).map_err(err)?;
-            }
+        for d in decisions {
+            insert_decision(&tx, d).map_err(err)?;
         }
         tx.commit().map_err(err)
     }

@@ -32,7 +32,15 @@ async fn decisions_and_feedback_are_stored_and_reported_without_patient_ids() {
 
     let path = app.dir.path().join("audit.sqlite");
     let store = SqliteStore::open(&path, None).unwrap();
-    let report = store.report().unwrap();
+    // Decisions are written by the audit writer thread, within milliseconds of the answer.
+    let mut report = store.report().unwrap();
+    for _ in 0..100 {
+        if report.iter().map(|r| r.cards).sum::<u64>() >= 3 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        report = store.report().unwrap();
+    }
     let row = |kind: &str| {
         report
             .iter()
