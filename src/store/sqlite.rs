@@ -174,11 +174,15 @@ impl AuditStore for SqliteStore {
     }
 
     fn patient_hash(&self, patient_id: &str) -> String {
-        hmac::sign(&self.salt, patient_id.as_bytes())
-            .as_ref()
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect()
+        // Hex by table: a `format!` per byte was 2% of a hook's instructions.
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let tag = hmac::sign(&self.salt, patient_id.as_bytes());
+        let mut out = String::with_capacity(2 * tag.as_ref().len());
+        for b in tag.as_ref() {
+            out.push(HEX[usize::from(b >> 4)] as char);
+            out.push(HEX[usize::from(b & 0x0f)] as char);
+        }
+        out
     }
 
     fn report(&self) -> Result<Vec<KindReport>, StoreError> {
@@ -303,6 +307,16 @@ mod tests {
             SqliteStore::open(Path::new(":memory:"), Some("s"))
                 .unwrap()
                 .patient_hash("pat-1")
+        );
+    }
+
+    #[test]
+    fn the_patient_hash_is_hmac_sha256_in_lower_case_hex() {
+        // RFC 4231, test case 2.
+        let store = SqliteStore::open(Path::new(":memory:"), Some("Jefe")).unwrap();
+        assert_eq!(
+            store.patient_hash("what do ya want for nothing?"),
+            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
         );
     }
 
