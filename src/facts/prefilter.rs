@@ -37,18 +37,13 @@ pub fn may_matter(resource: &Value, profile: &Profile, systems: &CodeSystems) ->
 
 #[cfg(test)]
 mod tests {
-    use std::sync::OnceLock;
-
     use serde_json::{Value, json};
 
     use super::may_matter;
     use crate::profile::{Catalog, Profile};
 
     fn catalog() -> &'static Catalog {
-        static CATALOG: OnceLock<Catalog> = OnceLock::new();
-        CATALOG.get_or_init(|| {
-            Catalog::load(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("cards")).expect("cards/ loads")
-        })
+        Catalog::shipped()
     }
 
     fn omalizumab() -> &'static Profile {

@@ -34,6 +34,14 @@ impl Catalog {
         load_catalog(dir)
     }
 
+    /// The project's own cards/, loaded once for the unit tests that read real data.
+    #[cfg(test)]
+    pub fn shipped() -> &'static Catalog {
+        static CATALOG: std::sync::OnceLock<Catalog> = std::sync::OnceLock::new();
+        CATALOG
+            .get_or_init(|| Catalog::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("cards")).expect("cards/ loads"))
+    }
+
     pub fn profile(&self, id: &str) -> Option<&Profile> {
         self.profiles.iter().find(|p| p.id == id)
     }

@@ -2,8 +2,6 @@
 //! transcribed from the reference sheet independently of cards/, so a wrong cell in
 //! the data fails a test.
 
-use std::sync::OnceLock;
-
 use chrono::NaiveDate;
 
 use super::*;
@@ -14,10 +12,7 @@ use crate::facts::{
 use crate::profile::{Catalog, Code, Interval};
 
 fn catalog() -> &'static Catalog {
-    static CATALOG: OnceLock<Catalog> = OnceLock::new();
-    CATALOG.get_or_init(|| {
-        Catalog::load(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("cards")).expect("cards/ loads")
-    })
+    Catalog::shipped()
 }
 
 fn omalizumab() -> &'static Profile {
