@@ -109,6 +109,9 @@ pub async fn access_log(
         }
         if disabled {
             tracing::warn!(%method, route, status, elapsed_ms, "request served WITHOUT AUTHENTICATION (CDS_AUTH=none)");
+        } else if status >= 400 {
+            // Refusals (a 412 for data that could not be had, above all) show at `warn`.
+            tracing::warn!(%method, route, status, elapsed_ms, "request refused");
         } else {
             tracing::info!(%method, route, status, elapsed_ms, "request");
         }
