@@ -28,6 +28,30 @@ pub struct DecisionRecord {
     pub cards: Vec<StoredCard>,
 }
 
+#[cfg(test)]
+impl DecisionRecord {
+    /// A decision for the store's tests: cards given as (uuid, kind).
+    pub(crate) fn example(cards: &[(&str, &str)]) -> Self {
+        DecisionRecord {
+            at: Utc::now(),
+            hook_instance: "d1577c69-dfbe-44ad-ba6d-3e05e953b2ea".into(),
+            service: "omalizumab-order-sign".into(),
+            rules_version: "test".into(),
+            patient_hash: "h".into(),
+            elapsed_ms: 1.5,
+            fetched_keys: 0,
+            cards: cards
+                .iter()
+                .map(|(uuid, kind)| StoredCard {
+                    uuid: uuid.to_string(),
+                    indicator: "warning".into(),
+                    kind: kind.to_string(),
+                })
+                .collect(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct StoredCard {
     pub uuid: String,

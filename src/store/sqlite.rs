@@ -218,26 +218,9 @@ impl AuditStore for SqliteStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::StoredCard;
 
     fn decision(cards: &[(&str, &str)]) -> DecisionRecord {
-        DecisionRecord {
-            at: chrono::Utc::now(),
-            hook_instance: "d1577c69-dfbe-44ad-ba6d-3e05e953b2ea".into(),
-            service: "omalizumab-order-sign".into(),
-            rules_version: "test".into(),
-            patient_hash: "h".into(),
-            elapsed_ms: 1.5,
-            fetched_keys: 0,
-            cards: cards
-                .iter()
-                .map(|(uuid, kind)| StoredCard {
-                    uuid: uuid.to_string(),
-                    indicator: "warning".into(),
-                    kind: kind.to_string(),
-                })
-                .collect(),
-        }
+        DecisionRecord::example(cards)
     }
 
     fn feedback(card: &str, outcome: &str) -> FeedbackRecord {

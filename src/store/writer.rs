@@ -97,23 +97,10 @@ mod tests {
     use std::sync::Mutex;
 
     use super::*;
-    use crate::store::{FeedbackRecord, KindReport, SqliteStore, StoreError, StoredCard};
+    use crate::store::{FeedbackRecord, KindReport, SqliteStore, StoreError};
 
     fn decision(uuid: &str) -> DecisionRecord {
-        DecisionRecord {
-            at: chrono::Utc::now(),
-            hook_instance: "d1577c69-dfbe-44ad-ba6d-3e05e953b2ea".into(),
-            service: "omalizumab-order-sign".into(),
-            rules_version: "test".into(),
-            patient_hash: "h".into(),
-            elapsed_ms: 1.0,
-            fetched_keys: 0,
-            cards: vec![StoredCard {
-                uuid: uuid.into(),
-                indicator: "info".into(),
-                kind: "eligible".into(),
-            }],
-        }
+        DecisionRecord::example(&[(uuid, "eligible")])
     }
 
     fn cards_in(store: &dyn AuditStore) -> u64 {
