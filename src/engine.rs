@@ -143,13 +143,7 @@ pub async fn run_hook(
         ..HookOutcome::default()
     };
 
-    let orders = recognise_orders(
-        &ctx.draft_orders,
-        ctx.selections.as_deref(),
-        &profile.recognition,
-        &catalog.systems,
-        &catalog.units,
-    );
+    let orders = recognise_orders(&ctx.draft_orders, ctx.selections.as_deref(), catalog, profile);
     outcome.orders = orders.len();
     if orders.is_empty() {
         // Not our drug: answer at once, with no FHIR call.
@@ -186,8 +180,17 @@ pub async fn run_hook(
 
     let mut resources = Vec::new();
     let mut unreadable = 0;
+    // One resource may come under two keys (a panel is also an Observation, a Medication
+    // is also included): read each once.
+    let seen = std::cell::RefCell::new(std::collections::HashSet::new());
+    let first_time = |r: &serde_json::Value| match (r.get("resourceType"), r.get("id")) {
+        (Some(serde_json::Value::String(t)), Some(serde_json::Value::String(id))) => {
+            seen.borrow_mut().insert(format!("{t}/{id}"))
+        }
+        _ => true,
+    };
     for v in std::mem::take(&mut gathered.values) {
-        let parsed = parse_value_owned(v, |r| may_matter(r, profile, &catalog.systems));
+        let parsed = parse_value_owned(v, |r| first_time(r) && may_matter(r, profile, &catalog.systems));
         unreadable += parsed.unreadable;
         resources.extend(parsed.resources);
     }

@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 
 use crate::engine::HookResult;
 use crate::hooks::response::Card;
-use crate::render::{date_suffix, display_icd};
+use crate::render::{date_suffix, diagnosis_text, ige_text, weight_text};
 use crate::rules::Assessment;
 use crate::rules::IndicationSource;
 
@@ -22,9 +22,8 @@ pub fn facts_used(a: &Assessment) -> String {
         out,
         "  weight:     {}",
         a.weight.as_ref().map_or(unknown.to_string(), |w| format!(
-            "{:.1} kg (charted {}{})",
-            w.kg,
-            w.as_charted,
+            "{}{}",
+            weight_text(w),
             date_suffix(w.date)
         ))
     );
@@ -34,9 +33,8 @@ pub fn facts_used(a: &Assessment) -> String {
         a.baseline_lab
             .as_ref()
             .map_or("no usable pretreatment value".to_string(), |l| format!(
-                "{} IU/mL (charted {}{})",
-                l.value,
-                l.as_charted,
+                "{}{}",
+                ige_text(l),
                 date_suffix(l.date)
             ))
     );
@@ -47,12 +45,7 @@ pub fn facts_used(a: &Assessment) -> String {
                 IndicationSource::Order => "from the order",
                 IndicationSource::Chart { .. } => "assumed from the chart",
             };
-            let code = i
-                .claim_code
-                .as_ref()
-                .map(|c| format!(" {}", display_icd(&c.code)))
-                .unwrap_or_default();
-            format!("{}{code} ({from})", i.display)
+            format!("{} ({from}; label indication: {})", diagnosis_text(i), i.display)
         }
     };
     let _ = writeln!(out, "  indication: {indication}");

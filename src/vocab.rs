@@ -99,3 +99,55 @@ impl fmt::Display for DocumentationGap {
         f.write_str(self.code())
     }
 }
+
+/// How an input was read with less certainty than a coded value, or could not be read
+/// at all. The card says so in plain words; "could not read" is never a gap.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Reading {
+    DoseFromSig,
+    DoseFromVolume,
+    DoseUnreadable,
+    IntervalFromSig,
+    IntervalUnreadable,
+    IgeBound,
+    IgePreliminaryNewer,
+    WeightUnreadable,
+    IgeUnreadable,
+    AllergenTestUnreadable,
+}
+
+impl Reading {
+    pub const ALL: [Reading; 10] = [
+        Reading::DoseFromSig,
+        Reading::DoseFromVolume,
+        Reading::DoseUnreadable,
+        Reading::IntervalFromSig,
+        Reading::IntervalUnreadable,
+        Reading::IgeBound,
+        Reading::IgePreliminaryNewer,
+        Reading::WeightUnreadable,
+        Reading::IgeUnreadable,
+        Reading::AllergenTestUnreadable,
+    ];
+
+    pub fn code(self) -> &'static str {
+        match self {
+            Reading::DoseFromSig => "dose-from-sig",
+            Reading::DoseFromVolume => "dose-from-volume",
+            Reading::DoseUnreadable => "dose-unreadable",
+            Reading::IntervalFromSig => "interval-from-sig",
+            Reading::IntervalUnreadable => "interval-unreadable",
+            Reading::IgeBound => "ige-bound",
+            Reading::IgePreliminaryNewer => "ige-preliminary-newer",
+            Reading::WeightUnreadable => "weight-unreadable",
+            Reading::IgeUnreadable => "ige-unreadable",
+            Reading::AllergenTestUnreadable => "allergen-test-unreadable",
+        }
+    }
+}
+
+impl fmt::Display for Reading {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.code())
+    }
+}

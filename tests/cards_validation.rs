@@ -142,8 +142,8 @@ fn unknown_keys_references_and_systems_are_refused() {
     );
     let e = errors_after(
         "omalizumab/indications.toml",
-        "snomed = [\"370221004\"",
-        "snowmed = [\"370221004\"",
+        "snomed = [\n    \"427295004\"",
+        "snowmed = [\n    \"427295004\"",
     );
     assert_error(
         &e,

@@ -2,6 +2,8 @@
 //!
 //! These types are what the rules see: no FHIR model, no JSON. `extract` builds them
 //! from fhirbolt R4 resources; `orders` recognises the profile's drug in draftOrders.
+//! Facts keep what the chart says, as it says it (codes, texts, statuses, bounds); what
+//! it means for the drug (which class, which dose) is the rules' business.
 
 pub mod extract;
 pub mod orders;
@@ -17,15 +19,83 @@ pub struct PatientFacts {
     pub birth_date: Option<NaiveDate>,
     pub observations: Vec<ObservationFact>,
     pub conditions: Vec<ConditionFact>,
+    pub allergies: Vec<AllergyFact>,
     pub medications: Vec<MedicationFact>,
     /// Chart entries that could not be parsed and were skipped.
     pub unreadable_entries: usize,
 }
 
+/// Whether a laboratory value is a result yet (FHIR R4 observation-status).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResultStatus {
+    /// `final`, `amended`, `corrected`: a result.
+    Result,
+    /// `preliminary`, `registered`: not yet a result; shown, never used for a decision.
+    Pending,
+}
+
+/// A comparator of a value that is a bound, not a measurement (`>2000`, `<2`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Comparator {
+    Below,
+    AtMost,
+    AtLeast,
+    Above,
+}
+
+impl Comparator {
+    pub fn parse(s: &str) -> Option<Comparator> {
+        match s {
+            "<" => Some(Comparator::Below),
+            "<=" => Some(Comparator::AtMost),
+            ">=" => Some(Comparator::AtLeast),
+            ">" => Some(Comparator::Above),
+            _ => None,
+        }
+    }
+
+    pub fn symbol(self) -> &'static str {
+        match self {
+            Comparator::Below => "<",
+            Comparator::AtMost => "<=",
+            Comparator::AtLeast => ">=",
+            Comparator::Above => ">",
+        }
+    }
+
+    /// True when the true value lies above the bound.
+    pub fn is_lower_bound(self) -> bool {
+        matches!(self, Comparator::AtLeast | Comparator::Above)
+    }
+}
+
+/// A value as the lab reported it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ObservedValue {
+    /// No value (dataAbsentReason, or a value of a kind the rules never read).
+    Absent,
+    Quantity(Quantity),
+    /// The true value lies beyond `quantity` (a comparator, or a string such as ">2000").
+    /// `unit` may be empty when a string gave none.
+    Bound {
+        comparator: Comparator,
+        quantity: Quantity,
+    },
+    /// A text that is not a number or a bound ("see report", "positive").
+    Text(String),
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct ObservationFact {
     pub codes: Vec<Code>,
-    pub quantity: Option<Quantity>,
+    /// The chart's own name for it (code.text or the first display), case kept.
+    pub text: String,
+    pub status: ResultStatus,
+    pub value: ObservedValue,
+    /// Interpretation codes as sent (`H`, `POS`, ...), and interpretation text, as written.
+    pub interpretation: Vec<String>,
+    /// The upper limit of the lab's reference range, as sent: the lab's own cut-off.
+    pub reference_high: Option<Quantity>,
     pub date: Option<NaiveDate>,
 }
 
@@ -41,6 +111,21 @@ pub struct ConditionFact {
     /// `Condition/<id>` when the resource had an id.
     pub reference: Option<String>,
     pub codes: Vec<Code>,
+    /// The chart's own words for it: `code.text`, else the first coding's display.
+    pub text: String,
+    pub active: bool,
+}
+
+/// An AllergyIntolerance that is neither refuted nor entered in error.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AllergyFact {
+    pub reference: Option<String>,
+    pub codes: Vec<Code>,
+    pub text: String,
+    /// `food`, `medication`, `environment`, `biologic`.
+    pub categories: Vec<String>,
+    /// `allergy` or `intolerance`, when the chart says.
+    pub kind: Option<String>,
     pub active: bool,
 }
 
@@ -51,6 +136,18 @@ pub enum MedicationRecordKind {
     Administration,
 }
 
+/// How a medication is given and what form it comes in, as the chart codes and names it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct MedicationForm {
+    /// Codes of `dosage.route` and of `Medication.form`.
+    pub codes: Vec<Code>,
+    /// Texts and displays of route and form, lower-case.
+    pub text: String,
+    /// The medication's name as sent (case kept: EHR abbreviations such as Epic's `NA`
+    /// for nasal are upper-case words of the name).
+    pub name: String,
+}
+
 /// One line of medication history (request, statement or administration).
 #[derive(Debug, Clone, PartialEq)]
 pub struct MedicationFact {
@@ -59,9 +156,13 @@ pub struct MedicationFact {
     pub codes: Vec<Code>,
     /// Lower-case names and text of the medication, for name matching.
     pub text: String,
-    /// When it was given (administration), taken from (statement) or written (request).
+    pub form: MedicationForm,
+    /// When the therapy it records began: an administration's date; a statement's
+    /// start; a request's earliest of `timing.repeat.boundsPeriod.start`,
+    /// `dispenseRequest.validityPeriod.start` and `authoredOn` (a renewed order is
+    /// re-authored, so `authoredOn` alone dates the renewal, not the therapy).
     pub date: Option<NaiveDate>,
-    /// Latest date it covers: a statement's period end, else `date`.
+    /// Latest date it covers: a statement's period end, a request's latest date, else `date`.
     pub last_date: Option<NaiveDate>,
     /// Current therapy: an active request or statement.
     pub active: bool,
@@ -76,33 +177,77 @@ pub struct OrderFacts {
     pub reference: String,
     pub codes: Vec<Code>,
     pub text: String,
+    pub form: MedicationForm,
     pub dose: OrderedDose,
-    pub interval: Option<Interval>,
+    pub interval: OrderedInterval,
     /// Codes of reasonCode and of contained Conditions reasonReference points to.
     pub reason_codes: Vec<Code>,
+    /// The order's own words for its reason (reasonCode text or display).
+    pub reason_text: String,
     /// Other reasonReference targets (`Condition/<id>`), resolved against the chart.
     pub reason_references: Vec<String>,
     pub authored_on: Option<NaiveDate>,
+    /// `timing.repeat.boundsPeriod.start` or `dispenseRequest.validityPeriod.start` when
+    /// before `authoredOn`: a renewal of therapy that began then.
+    pub therapy_start: Option<NaiveDate>,
     /// Dosage text, patient instructions, category and notes, lower-case: read for
     /// signs of self-administration.
     pub instructions: String,
+    /// The dosage's sig text(s) as written, for reading a dose the order does not code.
+    pub sig: String,
 }
 
+/// The dose of an order as read, and how it was read.
 #[derive(Debug, Clone, PartialEq)]
 pub enum OrderedDose {
+    /// The order carries no dose anywhere.
     Missing,
-    /// A dose whose unit is not a mass (e.g. mL): cannot be compared with the label.
-    NotMass {
-        value: f64,
-        unit: String,
+    /// The order carries a dose the service cannot turn into mg: a unit it does not know,
+    /// a volume without a known strength. Never the same as missing.
+    Unreadable {
+        as_written: String,
     },
-    Mg(f64),
+    Mg {
+        mg: f64,
+        read_from: DoseReading,
+    },
+}
+
+/// Where an ordered dose in mg came from; all but `Quantity` are less certain readings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DoseReading {
+    Quantity,
+    /// A volume converted through the product's strength.
+    Volume,
+    /// The sig text.
+    Sig,
 }
 
 impl OrderedDose {
     pub fn mg(&self) -> Option<f64> {
         match self {
-            OrderedDose::Mg(mg) => Some(*mg),
+            OrderedDose::Mg { mg, .. } => Some(*mg),
+            _ => None,
+        }
+    }
+}
+
+/// The interval of an order as read, and how it was read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OrderedInterval {
+    Missing,
+    /// A timing the service cannot read as a whole number of weeks or months.
+    Unreadable,
+    Read {
+        interval: Interval,
+        from_sig: bool,
+    },
+}
+
+impl OrderedInterval {
+    pub fn interval(self) -> Option<Interval> {
+        match self {
+            OrderedInterval::Read { interval, .. } => Some(interval),
             _ => None,
         }
     }

@@ -1,13 +1,18 @@
-//! Recognise the profile's drug among draftOrders and read each order's dose.
+//! Recognise the profile's drug among draftOrders and read each order's dose and
+//! schedule, in whatever shape the EHR sends them: typed `doseAndRate` entries (Epic),
+//! a dose in mL with the frequency only as `timing.code` (Oracle Health), or only a sig.
 
 use fhir_parse::r4::Resource;
 use fhir_parse::r4::resources::{MedicationRequest, MedicationRequestMedication};
 use fhir_parse::r4::types::{Dosage, DosageDoseAndRateDose};
 use serde_json::Value;
 
-use super::extract::{MedicationIndex, concept_codes, concept_text, fhir_date, fhir_decimal, tail_reference};
-use super::{OrderFacts, OrderedDose};
-use crate::profile::{Code, CodeSystems, Interval, Recognition, UnitTable};
+use super::extract::{
+    MedicationIdentity, MedicationIndex, concept_codes, concept_label, concept_text, date_time, fhir_decimal,
+    medication_form, quantity, request_therapy_span, tail_reference,
+};
+use super::{DoseReading, OrderFacts, OrderedDose, OrderedInterval, Quantity};
+use crate::profile::{Catalog, Code, Interval, OrderVocabulary, Profile, SigReading};
 
 /// A recognised order with the JSON it came in (suggestions send it back, amended).
 #[derive(Debug, Clone)]
@@ -21,10 +26,11 @@ pub struct RecognisedOrder {
 pub fn recognise_orders(
     draft_orders: &Value,
     selections: Option<&[String]>,
-    recognition: &Recognition,
-    systems: &CodeSystems,
-    units: &UnitTable,
+    catalog: &Catalog,
+    profile: &Profile,
 ) -> Vec<RecognisedOrder> {
+    let systems = &catalog.systems;
+    let recognition = &profile.recognition;
     let parsed = crate::fhir::parse::parse_value_keeping_raw(draft_orders);
     let meds = MedicationIndex::new(&parsed.resources);
     let mut found = Vec::new();
@@ -41,18 +47,23 @@ pub fn recognise_orders(
         {
             continue;
         }
-        let (codes, text) = match &mr.medication {
-            MedicationRequestMedication::CodeableConcept(cc) => (concept_codes(cc, systems), concept_text(cc)),
+        let identity = match &mr.medication {
+            MedicationRequestMedication::CodeableConcept(cc) => MedicationIdentity {
+                codes: concept_codes(cc, systems),
+                text: concept_text(cc),
+                name: concept_label(cc),
+                ..MedicationIdentity::default()
+            },
             MedicationRequestMedication::Reference(r) => meds.resolve(r, &mr.contained, systems),
-            _ => (Vec::new(), String::new()),
+            _ => MedicationIdentity::default(),
         };
-        let by_code = recognition.codes.matches_any(&codes);
-        let by_name = recognition.names.iter().any(|n| text.contains(n.as_str()));
+        let by_code = recognition.codes.matches_any(&identity.codes);
+        let by_name = recognition.names.iter().any(|n| identity.text.contains(n.as_str()));
         if !(by_code || by_name) {
             continue;
         }
         found.push(RecognisedOrder {
-            facts: order_facts(mr, reference, codes, text, systems, units),
+            facts: order_facts(mr, reference, identity, catalog, profile),
             raw: raw.clone(),
         });
     }
@@ -62,17 +73,17 @@ pub fn recognise_orders(
 fn order_facts(
     mr: &MedicationRequest,
     reference: String,
-    codes: Vec<Code>,
-    text: String,
-    systems: &CodeSystems,
-    units: &UnitTable,
+    identity: MedicationIdentity,
+    catalog: &Catalog,
+    profile: &Profile,
 ) -> OrderFacts {
-    let dosage = mr.dosage_instruction.first();
+    let systems = &catalog.systems;
     let mut reason_codes: Vec<Code> = mr
         .reason_code
         .iter()
         .flat_map(|cc| concept_codes(cc, systems))
         .collect();
+    let mut reason_text = mr.reason_code.iter().map(concept_label).find(|t| !t.is_empty());
     let mut reason_references = Vec::new();
     for r in &mr.reason_reference {
         let Some(target) = r.reference.as_ref().and_then(|v| v.value.as_deref()) else {
@@ -86,6 +97,7 @@ fn order_facts(
                     && let Some(cc) = cond.code.as_deref()
                 {
                     reason_codes.extend(concept_codes(cc, systems));
+                    reason_text = reason_text.or_else(|| Some(concept_label(cc)).filter(|t| !t.is_empty()));
                 }
             }
         } else {
@@ -93,7 +105,9 @@ fn order_facts(
         }
     }
     let mut instructions: Vec<String> = Vec::new();
+    let mut sig: Vec<String> = Vec::new();
     for d in &mr.dosage_instruction {
+        sig.extend(d.text.as_ref().and_then(|t| t.value.clone()));
         instructions.extend(d.text.as_ref().and_then(|t| t.value.clone()));
         instructions.extend(d.patient_instruction.as_ref().and_then(|t| t.value.clone()));
     }
@@ -104,45 +118,154 @@ fn order_facts(
     for n in &mr.note {
         instructions.extend(n.text.value.clone());
     }
+    let sig = sig.join(" | ");
+    let form = medication_form(
+        &identity,
+        mr.dosage_instruction.iter().filter_map(|d| d.route.as_deref()),
+        systems,
+    );
+    let dosage = mr.dosage_instruction.first();
+    let vocabulary = &catalog.orders;
+    let mg_per_ml = profile
+        .presentation_of(&identity.codes, &[&form.text, &identity.text])
+        .and_then(|p| p.mg_per_ml);
+    let dose = ordered_dose(dosage, &sig, mg_per_ml, catalog);
+    let interval = ordered_interval(dosage, &sig, vocabulary);
+    let authored_on = date_time(mr.authored_on.as_ref());
+    let (start, _) = request_therapy_span(mr);
     OrderFacts {
         reference,
-        codes,
-        text,
-        dose: dosage.map(|d| ordered_dose(d, units)).unwrap_or(OrderedDose::Missing),
-        interval: dosage.and_then(interval),
+        codes: identity.codes,
+        text: identity.text,
+        form,
+        dose,
+        interval,
         reason_codes,
+        reason_text: reason_text.unwrap_or_default(),
         reason_references,
-        authored_on: mr
-            .authored_on
-            .as_ref()
-            .and_then(|d| d.value.as_deref())
-            .and_then(fhir_date),
+        therapy_start: start.filter(|s| authored_on.is_some_and(|a| *s < a)),
+        authored_on,
         instructions: instructions.join(" | ").to_lowercase(),
+        sig,
     }
 }
 
-fn ordered_dose(d: &Dosage, units: &UnitTable) -> OrderedDose {
-    let quantity = d.dose_and_rate.iter().find_map(|dr| match &dr.dose {
-        Some(DosageDoseAndRateDose::Quantity(q)) => Some(q),
-        _ => None,
-    });
-    let Some(q) = quantity else { return OrderedDose::Missing };
-    let Some(value) = q.value.as_ref().and_then(|v| v.value.as_deref()).and_then(fhir_decimal) else {
-        return OrderedDose::Missing;
+/// The order's dose in mg, and how it was read.
+///
+/// A mass dose is taken from the typed `doseAndRate` entries in the vocabulary's order
+/// (Epic lists `calculated`, `admin-amount` and `ordered`; the admin amount may be in mL),
+/// never from the first entry blindly. Without a mass dose, a volume is read through the
+/// product's strength and the sig text for "<n> mg"; when both are there they must agree.
+fn ordered_dose(dosage: Option<&Dosage>, sig: &str, mg_per_ml: Option<f64>, catalog: &Catalog) -> OrderedDose {
+    let units = &catalog.units;
+    let vocabulary = &catalog.orders;
+    let mut entries: Vec<(usize, Quantity)> = Vec::new();
+    for dr in dosage.map(|d| d.dose_and_rate.as_slice()).unwrap_or_default() {
+        let Some(DosageDoseAndRateDose::Quantity(q)) = &dr.dose else {
+            continue;
+        };
+        let Some((q, None)) = quantity(q) else { continue };
+        let kind = dr
+            .r#type
+            .as_deref()
+            .and_then(|t| t.coding.iter().find_map(|c| c.code.as_ref()?.value.clone()));
+        entries.push((vocabulary.dose_type_rank(kind.as_deref()), q));
+    }
+    entries.sort_by_key(|(rank, _)| *rank);
+    let to_mg = |q: &Quantity| {
+        units
+            .to_canonical("mass", q.value, &q.unit)
+            .and_then(|c| units.from_canonical("mass", c, "mg"))
+            .filter(|mg| *mg > 0.0)
     };
-    let unit = q
-        .code
-        .as_ref()
-        .and_then(|c| c.value.clone())
-        .or_else(|| q.unit.as_ref().and_then(|u| u.value.clone()))
-        .unwrap_or_default();
-    // Convert explicitly to mg: the table's canonical unit is data and may change.
-    let mg = units
-        .to_canonical("mass", value, &unit)
-        .and_then(|c| units.from_canonical("mass", c, "mg"));
-    match mg {
-        Some(mg) if mg > 0.0 => OrderedDose::Mg(round_mg(mg)),
-        _ => OrderedDose::NotMass { value, unit },
+    if let Some(mg) = entries.iter().find_map(|(_, q)| to_mg(q)) {
+        return OrderedDose::Mg {
+            mg: round_mg(mg),
+            read_from: DoseReading::Quantity,
+        };
+    }
+    let volume = entries.iter().find_map(|(_, q)| {
+        let ml = units
+            .to_canonical("volume", q.value, &q.unit)
+            .and_then(|c| units.from_canonical("volume", c, "mL"))?;
+        Some((ml, q))
+    });
+    let from_volume = volume.and_then(|(ml, _)| mg_per_ml.map(|s| round_mg(ml * s)));
+    let from_sig = match vocabulary.sig_doses_mg(sig) {
+        SigReading::One(mg) => Some(mg),
+        SigReading::None => None,
+        SigReading::Conflicting => {
+            return unreadable(entries.first().map(|(_, q)| q), sig);
+        }
+    };
+    match (from_volume, from_sig) {
+        (Some(v), Some(s)) if (v - s).abs() < 0.5 => OrderedDose::Mg {
+            mg: v,
+            read_from: DoseReading::Volume,
+        },
+        (Some(_), Some(_)) => unreadable(volume.map(|(_, q)| q), sig),
+        (Some(v), None) => OrderedDose::Mg {
+            mg: v,
+            read_from: DoseReading::Volume,
+        },
+        (None, Some(s)) => OrderedDose::Mg {
+            mg: round_mg(s),
+            read_from: DoseReading::Sig,
+        },
+        (None, None) => match entries.first() {
+            Some((_, q)) => unreadable(Some(q), sig),
+            None => OrderedDose::Missing,
+        },
+    }
+}
+
+/// A dose the order carries but the service cannot read, as the order writes it.
+fn unreadable(q: Option<&Quantity>, sig: &str) -> OrderedDose {
+    let as_written = match q {
+        Some(q) => format!("{} {}", super::extract::number_text(q.value), q.unit)
+            .trim()
+            .to_string(),
+        None => sig.to_string(),
+    };
+    OrderedDose::Unreadable { as_written }
+}
+
+/// The order's interval: `timing.repeat`, else `timing.code` (Oracle Health sends only
+/// that, e.g. codeSet 4003 "every 4 weeks"), else the sig text.
+fn ordered_interval(dosage: Option<&Dosage>, sig: &str, vocabulary: &OrderVocabulary) -> OrderedInterval {
+    let timing = dosage.and_then(|d| d.timing.as_deref());
+    if let Some(repeat) = timing.and_then(|t| t.repeat.as_ref())
+        && repeat.period.is_some()
+    {
+        return match repeat_interval(repeat) {
+            Some(interval) => OrderedInterval::Read {
+                interval,
+                from_sig: false,
+            },
+            None => OrderedInterval::Unreadable,
+        };
+    }
+    if let Some(code) = timing.and_then(|t| t.code.as_deref()) {
+        let mut texts: Vec<String> = code
+            .coding
+            .iter()
+            .filter_map(|c| c.display.as_ref()?.value.clone())
+            .collect();
+        texts.extend(code.text.as_ref().and_then(|t| t.value.clone()));
+        return match vocabulary.sig_interval(&texts.join(" | ")) {
+            Some(interval) => OrderedInterval::Read {
+                interval,
+                from_sig: false,
+            },
+            None => OrderedInterval::Unreadable,
+        };
+    }
+    match vocabulary.sig_interval(sig) {
+        Some(interval) => OrderedInterval::Read {
+            interval,
+            from_sig: true,
+        },
+        None => OrderedInterval::Missing,
     }
 }
 
@@ -154,8 +277,7 @@ fn round_mg(mg: f64) -> f64 {
 
 /// `timing.repeat` as an interval: frequency 1 per period 2 wk -> every 2 weeks;
 /// 14 d -> every 2 weeks; 2 per 4 wk -> every 2 weeks; 6 mo -> every 6 months.
-fn interval(d: &Dosage) -> Option<Interval> {
-    let repeat = d.timing.as_ref()?.repeat.as_ref()?;
+fn repeat_interval(repeat: &fhir_parse::r4::types::TimingRepeat) -> Option<Interval> {
     let frequency = repeat.frequency.as_ref().and_then(|f| f.value).unwrap_or(1);
     let period = repeat
         .period
@@ -166,14 +288,7 @@ fn interval(d: &Dosage) -> Option<Interval> {
     if frequency == 0 || period <= 0.0 {
         return None;
     }
-    let per_dose = period / f64::from(frequency);
-    let whole = |x: f64| (x.fract().abs() < 1e-9 && x >= 1.0).then_some(x as u32);
-    match unit {
-        "wk" => whole(per_dose).map(Interval::Weeks),
-        "d" => whole(per_dose / 7.0).map(Interval::Weeks),
-        "mo" => whole(per_dose).map(Interval::Months),
-        _ => None,
-    }
+    Interval::from_period(period / f64::from(frequency), unit)
 }
 
 #[cfg(test)]

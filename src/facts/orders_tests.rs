@@ -24,10 +24,7 @@ fn request(id: &str, medication: Value, dose: Value, repeat: Value) -> Value {
 fn recognise(b: &Value) -> Vec<OrderFacts> {
     let c = catalog();
     let p = c.profile("omalizumab").unwrap();
-    recognise_orders(b, None, &p.recognition, &c.systems, &c.units)
-        .into_iter()
-        .map(|o| o.facts)
-        .collect()
+    recognise_orders(b, None, c, p).into_iter().map(|o| o.facts).collect()
 }
 
 #[test]
@@ -118,7 +115,7 @@ fn doses_in_other_mass_units_and_intervals_in_days_or_per_period() {
     for (i, (dose, repeat, mg, interval)) in cases.into_iter().enumerate() {
         let o = &recognise(&bundle(vec![request("r", med.clone(), dose, repeat)]))[0];
         assert_eq!(o.dose.mg(), mg, "case {i}");
-        assert_eq!(o.interval, interval, "case {i}");
+        assert_eq!(o.interval.interval(), interval, "case {i}");
     }
     let o = &recognise(&bundle(vec![request(
         "r",
@@ -126,11 +123,11 @@ fn doses_in_other_mass_units_and_intervals_in_days_or_per_period() {
         json!({"value": 1, "unit": "mL"}),
         json!({}),
     )]))[0];
+    // A volume with no presentation named: the strength per mL is not known.
     assert_eq!(
         o.dose,
-        OrderedDose::NotMass {
-            value: 1.0,
-            unit: "mL".into()
+        OrderedDose::Unreadable {
+            as_written: "1 mL".into()
         }
     );
 }
@@ -158,7 +155,7 @@ fn selections_limit_the_orders_and_reasons_are_read() {
         ),
     ]);
     let selected = vec!["MedicationRequest/b".to_string()];
-    let only_b = recognise_orders(&b, Some(&selected), &p.recognition, &c.systems, &c.units);
+    let only_b = recognise_orders(&b, Some(&selected), c, p);
     assert_eq!(only_b.len(), 1);
     assert_eq!(only_b[0].facts.reference, "MedicationRequest/b");
     let a = &recognise(&b)[0];

@@ -5,6 +5,7 @@
 //! never read any other. An EHR that ignores the prefetch template's `code` filter can
 //! send a whole record of vital signs and panels; those are dropped here, unparsed.
 //! Anything whose codes cannot be read from the JSON is kept, and the parser decides.
+//! A panel counts through its components too (allergen panels report values there).
 
 use serde_json::Value;
 
@@ -20,7 +21,14 @@ pub fn may_matter(resource: &Value, profile: &Profile, systems: &CodeSystems) ->
         return true;
     };
     let mut all_read = !codings.is_empty();
-    for coding in codings {
+    let component_codings = resource
+        .get("component")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|c| c.pointer("/code/coding").and_then(Value::as_array))
+        .flatten();
+    for coding in codings.iter().chain(component_codings) {
         let system = coding.get("system").and_then(Value::as_str);
         let code = coding.get("code").and_then(Value::as_str);
         match (system, code) {
@@ -105,6 +113,16 @@ mod tests {
         assert!(matters(
             &json!({"resourceType": "Observation", "code": {"coding": "x"}})
         ));
+    }
+
+    #[test]
+    fn a_panel_is_kept_for_a_listed_component() {
+        let mut panel = observation(vec![unlisted_coding()]);
+        panel["component"] =
+            json!([{"code": {"coding": [unlisted_coding()]}}, {"code": {"coding": [listed_coding()]}}]);
+        assert!(matters(&panel));
+        panel["component"] = json!([{"code": {"coding": [unlisted_coding()]}}]);
+        assert!(!matters(&panel));
     }
 
     #[test]

@@ -9,6 +9,20 @@ pub enum Interval {
     Months(u32),
 }
 
+impl Interval {
+    /// Time per dose in a UCUM period unit (`wk`, `d`, `mo`) as an interval; None unless
+    /// it is a whole number of weeks or months (a label interval).
+    pub fn from_period(per_dose: f64, unit: &str) -> Option<Interval> {
+        let whole = |x: f64| (x.fract().abs() < 1e-9 && (1.0..1e6).contains(&x)).then_some(x as u32);
+        match unit {
+            "wk" => whole(per_dose).map(Interval::Weeks),
+            "d" => whole(per_dose / 7.0).map(Interval::Weeks),
+            "mo" => whole(per_dose).map(Interval::Months),
+            _ => None,
+        }
+    }
+}
+
 impl fmt::Display for Interval {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

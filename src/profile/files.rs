@@ -33,6 +33,9 @@ pub struct ProfileFile {
     pub recognition: RecognitionFile,
     #[serde(default)]
     pub products: Vec<ProductFile>,
+    /// How each presentation is recognised on an order and its strength per mL.
+    #[serde(default)]
+    pub presentations: Vec<PresentationFile>,
     pub devices: Option<DevicesFile>,
     pub dosing: Option<DosingFile>,
     pub billing: BillingFile,
@@ -101,6 +104,23 @@ pub struct ProductFile {
     pub strength_mg: u32,
     pub presentation: String,
     pub min_age_years: Option<u32>,
+    pub source: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PresentationFile {
+    /// `vial` or `prefilled-device` (as in `[[products]]`).
+    pub presentation: String,
+    pub description: String,
+    /// Concentration as given (a vial once reconstituted): reads an order's dose in mL.
+    pub mg_per_ml: Option<f64>,
+    /// Words of the order's medication name or form that name this presentation.
+    #[serde(default)]
+    pub words: Vec<String>,
+    /// Dose-form codes (`Medication.form`, RxNorm/SNOMED) of this presentation.
+    #[serde(default)]
+    pub codes: CodeLists,
     pub source: String,
 }
 
@@ -202,8 +222,27 @@ pub struct IndicationFile {
     #[serde(default)]
     pub nonspecific_codes: CodeLists,
     pub limitation: Option<String>,
+    /// AllergyIntolerance records that identify the indication (food allergy lives there).
+    pub allergy: Option<AllergyCriteriaFile>,
+    /// An observation set shown as evidence for the indication (allergen-specific IgE).
+    pub supporting_observation: Option<String>,
     #[serde(default)]
     pub requirements: Vec<RequirementFile>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AllergyCriteriaFile {
+    pub source: String,
+    /// AllergyIntolerance.category values that qualify (`food`).
+    #[serde(default)]
+    pub categories: Vec<String>,
+    /// Substance codes that qualify whatever the category.
+    #[serde(default)]
+    pub codes: CodeLists,
+    /// AllergyIntolerance.type values that do not qualify (`intolerance` is not IgE-mediated).
+    #[serde(default)]
+    pub not_types: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -281,6 +320,12 @@ pub struct TherapyFile {
     /// is not an asthma controller).
     #[serde(default)]
     pub names_without_any: Vec<String>,
+    /// Route classes (cards/common/routes.toml) one of which the medication must have.
+    #[serde(default)]
+    pub routes: Vec<String>,
+    /// Route classes that rule the medication out (a nasal spray is not an inhaled controller).
+    #[serde(default)]
+    pub not_routes: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -293,6 +338,15 @@ pub struct ObservationSetFile {
     pub quantity: Option<String>,
     /// Used in a "create order" suggestion when this observation is missing.
     pub order_code: Option<CodingFile>,
+    /// A result counts only when positive: at or above the lab's cut-off (its reference
+    /// range's upper limit), else this value in the quantity's canonical unit.
+    pub positive_at: Option<f64>,
+    /// Interpretation codes or texts that mark a positive result (`H`, `POS`).
+    #[serde(default)]
+    pub positive_interpretations: Vec<String>,
+    /// The unit a value sent without one is in, when the code's definition fixes it
+    /// (a text value ">2000" for an IgE code defined in IU/mL).
+    pub unit_when_absent: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -303,6 +357,9 @@ pub struct TextFile {
     pub gaps: BTreeMap<String, String>,
     #[serde(default)]
     pub notes: BTreeMap<String, String>,
+    /// How an input was read with less certainty, or could not be read: one per reading.
+    #[serde(default)]
+    pub readings: BTreeMap<String, String>,
     pub suggestions: SuggestionText,
     pub override_reasons: Vec<CodingFile>,
     #[serde(default)]

@@ -9,6 +9,7 @@ pub mod dose;
 pub mod files;
 pub mod units;
 mod validate;
+pub mod vocabulary;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -18,6 +19,7 @@ pub use dose::{BandPosition, Bands, Cell, Dose, Interval};
 pub use files::{CodingFile, LinkFile, SourceFile, TextFile};
 pub use units::UnitTable;
 pub use validate::{ProfileError, load_catalog};
+pub use vocabulary::{OrderVocabulary, RouteClass, SigReading};
 
 /// Everything loaded from a cards directory.
 #[derive(Debug, Clone)]
@@ -26,6 +28,8 @@ pub struct Catalog {
     pub systems: CodeSystems,
     pub system_uris: BTreeMap<String, Vec<String>>,
     pub units: UnitTable,
+    pub orders: OrderVocabulary,
+    pub routes: Vec<RouteClass>,
     pub profiles: Vec<Profile>,
 }
 
@@ -64,6 +68,7 @@ pub struct Profile {
     pub services: Vec<Service>,
     pub recognition: Recognition,
     pub products: Vec<Product>,
+    pub presentations: Vec<PresentationDef>,
     /// Single-dose device strengths (mg) that make up each whole dose.
     pub device_combinations: Vec<Vec<u32>>,
     pub dosing: Dosing,
@@ -94,6 +99,31 @@ impl Profile {
                 && age_years >= t.min_age_years
                 && t.below_age_years.is_none_or(|b| age_years < b)
         })
+    }
+
+    /// The presentation an order names: by its NDC product, else by its dose-form codes,
+    /// else by the words of its form or name (`SOLR`, `vial`, `prefilled syringe`).
+    pub fn presentation_of(&self, codes: &[Code], texts: &[&str]) -> Option<&PresentationDef> {
+        let by_product = codes
+            .iter()
+            .filter(|c| c.system == "ndc")
+            .find_map(|c| self.product(&c.code))
+            .map(|p| p.presentation);
+        if let Some(kind) = by_product {
+            return self.presentations.iter().find(|d| d.presentation == kind);
+        }
+        let found: Vec<&PresentationDef> = self
+            .presentations
+            .iter()
+            .filter(|d| {
+                d.codes.matches_any(codes) || d.words.iter().any(|w| texts.iter().any(|t| vocabulary::has_word(t, w)))
+            })
+            .collect();
+        // Two presentations named at once say nothing certain.
+        match found.as_slice() {
+            [one] => Some(one),
+            _ => None,
+        }
     }
 
     pub fn therapy(&self, id: &str) -> &Therapy {
@@ -148,10 +178,20 @@ pub struct Recognition {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Presentation {
     Vial,
-    PrefilledSyringe,
-    Autoinjector,
-    /// A single-dose syringe or autoinjector when the NDC does not say which.
+    /// A single-dose prefilled syringe or autoinjector (the NDC package, not the product
+    /// code, says which; both are single-dose and billed alike).
     PrefilledDevice,
+}
+
+/// A presentation as an order names it, with its concentration.
+#[derive(Debug, Clone)]
+pub struct PresentationDef {
+    pub presentation: Presentation,
+    pub description: String,
+    pub mg_per_ml: Option<f64>,
+    /// Lower-case words and phrases.
+    pub words: Vec<String>,
+    pub codes: CodeSet,
 }
 
 #[derive(Debug, Clone)]
@@ -181,7 +221,26 @@ pub struct Indication {
     pub codes: CodeSet,
     pub nonspecific_codes: CodeSet,
     pub limitation: Option<String>,
+    pub allergy: Option<AllergyCriteria>,
+    pub supporting_observation: Option<String>,
     pub requirements: Vec<Requirement>,
+}
+
+/// Which AllergyIntolerance records identify an indication.
+#[derive(Debug, Clone)]
+pub struct AllergyCriteria {
+    pub categories: Vec<String>,
+    pub codes: CodeSet,
+    pub not_types: Vec<String>,
+}
+
+impl AllergyCriteria {
+    pub fn matches(&self, codes: &[Code], categories: &[String], kind: Option<&str>) -> bool {
+        if kind.is_some_and(|k| self.not_types.iter().any(|n| n == k)) {
+            return false;
+        }
+        self.codes.matches_any(codes) || categories.iter().any(|c| self.categories.contains(c))
+    }
 }
 
 impl Indication {
@@ -254,12 +313,21 @@ pub struct Therapy {
     pub names: Vec<String>,
     pub names_with_any: Vec<String>,
     pub names_without_any: Vec<String>,
+    pub routes: Vec<String>,
+    pub not_routes: Vec<String>,
 }
 
 impl Therapy {
-    /// Whether a medication with these codes and this text is this therapy. `text` is
-    /// lower-case, as facts hold it (names here were lower-cased at load).
-    pub fn matches(&self, codes: &[Code], text: &str) -> bool {
+    /// Whether a medication with these codes, this text and these route classes is this
+    /// therapy. `text` is lower-case, as facts hold it (names here were lower-cased at load).
+    /// The route decides before words: a nasal spray is never an inhaled controller.
+    pub fn matches(&self, codes: &[Code], text: &str, routes: &[&str]) -> bool {
+        if self.not_routes.iter().any(|r| routes.contains(&r.as_str())) {
+            return false;
+        }
+        if !self.routes.is_empty() && !self.routes.iter().any(|r| routes.contains(&r.as_str())) {
+            return false;
+        }
         if self.codes.matches_any(codes) {
             return true;
         }
@@ -276,6 +344,16 @@ pub struct ObservationSet {
     pub codes: CodeSet,
     pub quantity: Option<String>,
     pub order_code: Option<CodingFile>,
+    pub positive_at: Option<f64>,
+    pub positive_interpretations: Vec<String>,
+    pub unit_when_absent: Option<String>,
+}
+
+impl ObservationSet {
+    /// Whether only positive results count (allergen tests).
+    pub fn needs_positive(&self) -> bool {
+        self.positive_at.is_some() || !self.positive_interpretations.is_empty()
+    }
 }
 
 #[derive(Debug, Clone)]

@@ -1,8 +1,9 @@
 //! Unit conversion tables from `cards/common/units.toml`.
 //!
 //! Each quantity kind (mass, IgE concentration) has a canonical unit and a factor
-//! per accepted unit spelling. Lookups ignore case because EHRs send display units
-//! (`lbs`, `kU/l`) as often as UCUM codes.
+//! per accepted unit spelling. Lookups are exact: UCUM codes are case-sensitive (`mg` is a
+//! milligram, `Mg` a megagram), so a spelling not listed is refused, never guessed. The
+//! display spellings EHRs send (`lbs`, `kU/l`) are listed one by one in units.toml.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -32,7 +33,7 @@ impl UnitTable {
         let kinds = kinds
             .iter()
             .map(|(id, k)| {
-                let factors = k.units.iter().map(|(u, f)| (u.to_ascii_lowercase(), *f)).collect();
+                let factors = k.units.iter().map(|(u, f)| (u.clone(), *f)).collect();
                 (id.clone(), QuantityKind { factors })
             })
             .collect();
@@ -47,14 +48,14 @@ impl UnitTable {
     /// unit is not one we accept for that kind.
     pub fn to_canonical(&self, kind: &str, value: f64, unit: &str) -> Option<f64> {
         let k = self.kinds.get(kind)?;
-        let factor = k.factors.get(&unit.trim().to_ascii_lowercase())?;
+        let factor = k.factors.get(unit.trim())?;
         Some(value * factor)
     }
 
     /// Convert from the canonical unit of `kind` to `unit`.
     pub fn from_canonical(&self, kind: &str, value: f64, unit: &str) -> Option<f64> {
         let k = self.kinds.get(kind)?;
-        let factor = k.factors.get(&unit.trim().to_ascii_lowercase())?;
+        let factor = k.factors.get(unit.trim())?;
         Some(value / factor)
     }
 }
@@ -82,9 +83,20 @@ mod tests {
         assert!((kg(80000.0, "g") - 80.0).abs() < 1e-9);
         assert_eq!(t.to_canonical("mass", 0.3, "g"), Some(300.0));
         assert_eq!(t.to_canonical("ige-concentration", 250.0, "kU/L"), Some(250.0));
-        assert_eq!(t.to_canonical("ige-concentration", 250.0, "KU/L"), Some(250.0));
+        assert_eq!(t.to_canonical("ige-concentration", 250.0, "kU/l"), Some(250.0));
         assert_eq!(t.to_canonical("ige-concentration", 250.0, "ng/mL"), None);
         assert_eq!(t.to_canonical("mass", 1.0, "mL"), None);
+    }
+
+    #[test]
+    fn ucum_codes_are_case_sensitive() {
+        let t = table();
+        // `Mg` is a megagram in UCUM: not a milligram, and not a unit a weight comes in.
+        assert_eq!(t.to_canonical("mass", 80.0, "Mg"), None);
+        assert_eq!(t.to_canonical("mass", 80.0, "MG"), None);
+        assert_eq!(t.to_canonical("mass", 80.0, "KG"), None);
+        assert_eq!(t.to_canonical("mass", 80.0, "kg"), Some(80_000_000.0));
+        assert_eq!(t.to_canonical("volume", 1.2, "mL"), Some(1.2));
     }
 
     proptest! {

@@ -12,7 +12,7 @@ use super::dose::{Bands, Cell, Dose, Interval, parse_cell, parse_dose};
 use super::files::*;
 use super::units::UnitTable;
 use super::*;
-use crate::vocab::{DocumentationGap, Reason};
+use crate::vocab::{DocumentationGap, Reading, Reason};
 
 /// One problem in one file, at one field.
 #[derive(Debug, Clone, PartialEq)]
@@ -104,13 +104,50 @@ pub fn load_catalog(dir: &Path) -> Result<Catalog, Vec<ProfileError>> {
     let mut errors = Vec::new();
     let systems_path = dir.join("common/code-systems.toml");
     let units_path = dir.join("common/units.toml");
+    let orders_path = dir.join("common/orders.toml");
+    let routes_path = dir.join("common/routes.toml");
     let systems_file: Option<CodeSystemsFile> = read(&systems_path, &mut errors);
     let units_file: Option<UnitsFile> = read(&units_path, &mut errors);
-    let (Some(systems_file), Some(units_file)) = (systems_file, units_file) else {
+    let orders_file: Option<vocabulary::OrdersFile> = read(&orders_path, &mut errors);
+    let routes_file: Option<vocabulary::RoutesFile> = read(&routes_path, &mut errors);
+    let (Some(systems_file), Some(units_file), Some(orders_file), Some(routes_file)) =
+        (systems_file, units_file, orders_file, routes_file)
+    else {
         return Err(errors);
     };
     let systems = CodeSystems::new(&systems_file.systems);
     let units = UnitTable::new(&units_file.quantity);
+    let orders = OrderVocabulary::new(&orders_file);
+    for unit in orders_file.sig.period_units.keys() {
+        if Interval::from_period(28.0, unit).is_none() {
+            errors.push(ProfileError {
+                file: orders_path.clone(),
+                field: format!("sig.period_units.{unit}"),
+                message: "use a UCUM period unit the intervals are read in: wk, d or mo".into(),
+            });
+        }
+    }
+    let mut routes = Vec::new();
+    {
+        let mut c = Checker {
+            file: routes_path.clone(),
+            errors: &mut errors,
+        };
+        for (id, r) in &routes_file.routes {
+            let codes = c.codes(&format!("routes.{id}.codes"), &r.codes, &systems);
+            if codes.is_empty() && r.words.is_empty() && r.name_abbreviations.is_empty() {
+                c.error(format!("routes.{id}"), "needs codes, words or name_abbreviations");
+            }
+            routes.push(RouteClass {
+                id: id.clone(),
+                display: r.display.clone(),
+                codes,
+                words: r.words.iter().map(|w| w.to_lowercase()).collect(),
+                name_abbreviations: r.name_abbreviations.clone(),
+            });
+        }
+    }
+    let route_ids: BTreeSet<String> = routes.iter().map(|r| r.id.clone()).collect();
     for (id, kind) in &units_file.quantity {
         if !kind.units.contains_key(&kind.canonical) {
             errors.push(ProfileError {
@@ -153,7 +190,7 @@ pub fn load_catalog(dir: &Path) -> Result<Catalog, Vec<ProfileError>> {
 
     let mut profiles = Vec::new();
     for pdir in profile_dirs {
-        if let Some(p) = load_profile(&pdir, &systems, &systems_file.systems, &units, &mut errors) {
+        if let Some(p) = load_profile(&pdir, &systems, &systems_file.systems, &units, &route_ids, &mut errors) {
             profiles.push(p);
         }
     }
@@ -175,6 +212,8 @@ pub fn load_catalog(dir: &Path) -> Result<Catalog, Vec<ProfileError>> {
             systems,
             system_uris: systems_file.systems,
             units,
+            orders,
+            routes,
             profiles,
         })
     } else {
@@ -199,6 +238,7 @@ fn load_profile(
     systems: &CodeSystems,
     system_uris: &BTreeMap<String, Vec<String>>,
     units: &UnitTable,
+    route_ids: &BTreeSet<String>,
     errors: &mut Vec<ProfileError>,
 ) -> Option<Profile> {
     let before = errors.len();
@@ -225,6 +265,11 @@ fn load_profile(
         if codes.is_empty() && t.names.is_empty() {
             c.error(&f, "needs codes or names");
         }
+        for r in t.routes.iter().chain(&t.not_routes) {
+            if !route_ids.contains(r) {
+                c.error(&f, format!("route `{r}` is not in cards/common/routes.toml"));
+            }
+        }
         therapies.insert(
             id.clone(),
             Therapy {
@@ -233,6 +278,8 @@ fn load_profile(
                 names: t.names.iter().map(|n| n.to_lowercase()).collect(),
                 names_with_any: t.names_with_any.iter().map(|n| n.to_lowercase()).collect(),
                 names_without_any: t.names_without_any.iter().map(|n| n.to_lowercase()).collect(),
+                routes: t.routes.clone(),
+                not_routes: t.not_routes.clone(),
             },
         );
     }
@@ -252,6 +299,14 @@ fn load_profile(
                 format!("`{q}` is not a quantity in cards/common/units.toml"),
             );
         }
+        if o.positive_at.is_some() && o.quantity.is_none() {
+            c.error(format!("{f}.positive_at"), "a cut-off needs the set's quantity kind");
+        }
+        if let (Some(u), Some(q)) = (&o.unit_when_absent, &o.quantity)
+            && units.to_canonical(q, 1.0, u).is_none()
+        {
+            c.error(format!("{f}.unit_when_absent"), format!("`{u}` is not a unit of `{q}`"));
+        }
         observations.insert(
             id.clone(),
             ObservationSet {
@@ -260,6 +315,9 @@ fn load_profile(
                 codes,
                 quantity: o.quantity.clone(),
                 order_code: o.order_code.clone(),
+                positive_at: o.positive_at,
+                positive_interpretations: o.positive_interpretations.clone(),
+                unit_when_absent: o.unit_when_absent.clone(),
             },
         );
     }
@@ -332,13 +390,11 @@ fn load_profile(
         c.source(&format!("{f}.source"), &p.source, &sources);
         let presentation = match p.presentation.as_str() {
             "vial" => Presentation::Vial,
-            "prefilled-syringe" => Presentation::PrefilledSyringe,
-            "autoinjector" => Presentation::Autoinjector,
             "prefilled-device" => Presentation::PrefilledDevice,
             other => {
                 c.error(
                     format!("{f}.presentation"),
-                    format!("`{other}`: use vial, prefilled-syringe, autoinjector or prefilled-device"),
+                    format!("`{other}`: use vial or prefilled-device"),
                 );
                 Presentation::Vial
             }
@@ -356,6 +412,32 @@ fn load_profile(
             strength_mg: p.strength_mg,
             presentation,
             min_age_years: p.min_age_years,
+        });
+    }
+    let mut presentations = Vec::new();
+    for (i, p) in pf.presentations.iter().enumerate() {
+        let f = format!("presentations[{i}]");
+        c.source(&format!("{f}.source"), &p.source, &sources);
+        let presentation = match p.presentation.as_str() {
+            "vial" => Presentation::Vial,
+            "prefilled-device" => Presentation::PrefilledDevice,
+            other => {
+                c.error(
+                    format!("{f}.presentation"),
+                    format!("`{other}`: use vial or prefilled-device"),
+                );
+                continue;
+            }
+        };
+        if p.mg_per_ml.is_some_and(|m| !m.is_finite() || m <= 0.0) {
+            c.error(format!("{f}.mg_per_ml"), "must be a positive number");
+        }
+        presentations.push(PresentationDef {
+            presentation,
+            description: p.description.clone(),
+            mg_per_ml: p.mg_per_ml,
+            words: p.words.iter().map(|w| w.to_lowercase()).collect(),
+            codes: c.codes(&format!("{f}.codes"), &p.codes, systems),
         });
     }
     let device_combinations = match &pf.devices {
@@ -543,7 +625,25 @@ fn load_profile(
                 check,
             });
         }
+        let allergy = x.allergy.as_ref().map(|a| {
+            c.source(&format!("{f}.allergy.source"), &a.source, &sources);
+            AllergyCriteria {
+                categories: a.categories.clone(),
+                codes: c.codes(&format!("{f}.allergy.codes"), &a.codes, systems),
+                not_types: a.not_types.clone(),
+            }
+        });
+        if let Some(o) = &x.supporting_observation
+            && !observations.contains_key(o)
+        {
+            c.error(
+                format!("{f}.supporting_observation"),
+                format!("observation set `{o}` is not in code-lists.toml"),
+            );
+        }
         indications.push(Indication {
+            allergy,
+            supporting_observation: x.supporting_observation.clone(),
             id: x.id.clone(),
             display: x.display.clone(),
             min_age_years: x.min_age_years,
@@ -755,6 +855,11 @@ fn load_profile(
             c.error("gaps", format!("no text for gap `{g}`"));
         }
     }
+    for r in Reading::ALL {
+        if !text.readings.contains_key(r.code()) {
+            c.error("readings", format!("no text for reading `{r}`"));
+        }
+    }
     for (i, o) in text.override_reasons.iter().enumerate() {
         if o.system.trim().is_empty() || o.code.trim().is_empty() || o.display.trim().is_empty() {
             c.error(
@@ -807,6 +912,7 @@ fn load_profile(
         services,
         recognition,
         products,
+        presentations,
         device_combinations,
         dosing,
         indications,

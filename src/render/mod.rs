@@ -44,7 +44,7 @@ pub fn check_summary_template(template: &str, samples: &SummarySamples) -> Resul
         }
         rest = &after[end + 1..];
     }
-    let longest_dose = "375 mg every 12 weeks or 600 mg";
+    let longest_dose = "(dose not readable) every 12 weeks";
     let rendered = fill(
         template,
         &[
@@ -54,7 +54,10 @@ pub fn check_summary_template(template: &str, samples: &SummarySamples) -> Resul
             ("recommended", longest_dose.into()),
             ("reason", samples.longest_reason.clone()),
             ("count", "12".into()),
-            ("missing", "diagnosis, birth date, body weight, pretreatment IgE".into()),
+            (
+                "missing",
+                "missing diagnosis, birth date; body weight, pretreatment IgE could not be read".into(),
+            ),
         ],
     );
     let n = rendered.chars().count();
@@ -85,14 +88,14 @@ fn fit_summary(s: String) -> String {
 }
 
 fn ordered_text(a: &Assessment) -> String {
-    match (a.ordered_dose, a.ordered_interval) {
-        (Some(mg), Some(i)) => format!("{} mg {i}", trim_number(mg)),
-        (Some(mg), None) => format!("{} mg", trim_number(mg)),
-        (None, Some(i)) => match &a.ordered_dose_other_unit {
-            Some((v, u)) => format!("{} {u} {i}", trim_number(*v)),
-            None => format!("(no dose) {i}"),
-        },
+    let dose = match (a.ordered_dose, &a.ordered_dose_as_written) {
+        (Some(mg), _) => format!("{} mg", trim_number(mg)),
+        (None, Some(_)) => "(dose not readable)".into(),
         (None, None) => "(no dose)".into(),
+    };
+    match a.ordered_interval {
+        Some(i) => format!("{dose} {i}"),
+        None => dose,
     }
 }
 
@@ -157,11 +160,10 @@ pub fn card(catalog: &Catalog, profile: &Profile, input: &CardInput<'_>) -> Card
             .unwrap_or_default();
         (Indicator::Critical, &text.summary.ineligible, vec![("reason", reason)])
     } else if a.eligibility == Eligibility::Undetermined {
-        let missing: Vec<&str> = a.missing.iter().map(|m| m.label()).collect();
         (
             Indicator::Warning,
             &text.summary.undetermined,
-            vec![("missing", missing.join(", "))],
+            vec![("missing", undetermined_inputs(a))],
         )
     } else if a.dose_matches == Some(false) {
         (Indicator::Warning, &text.summary.dose_mismatch, vec![])
@@ -290,6 +292,12 @@ pub fn assessment_extension(a: &Assessment) -> Value {
             json!(a.gaps.iter().map(|g| g.code()).collect::<Vec<_>>()),
         );
     }
+    if !a.readings.is_empty() {
+        ext.insert(
+            "readings".into(),
+            json!(a.readings.iter().map(|r| r.code()).collect::<Vec<_>>()),
+        );
+    }
     Value::Object(ext)
 }
 
@@ -300,11 +308,6 @@ fn detail(profile: &Profile, a: &Assessment) -> String {
     // Indication
     match &a.indication {
         Some(i) => {
-            let code = i
-                .claim_code
-                .as_ref()
-                .map(|c| format!(" ({})", display_icd(&c.code)))
-                .unwrap_or_default();
             let from = match &i.source {
                 IndicationSource::Order => "named by the order".to_string(),
                 IndicationSource::Chart { others } if others.is_empty() => "from the chart".to_string(),
@@ -312,7 +315,7 @@ fn detail(profile: &Profile, a: &Assessment) -> String {
                     format!("from the chart; also on the chart: {}", others.join(", "))
                 }
             };
-            out.push(format!("**Indication:** {}{code}, {from}.", i.display));
+            out.push(format!("**Indication:** {}, {from}.", diagnosis_text(i)));
             if let Some(lim) = profile.indication(&i.id).and_then(|d| d.limitation.as_ref()) {
                 out.push(format!("*Limitation of use:* {lim}"));
             }
@@ -331,10 +334,7 @@ fn detail(profile: &Profile, a: &Assessment) -> String {
                 .collect();
             format!("outside the label: {}", why.join("; "))
         }
-        Eligibility::Undetermined => {
-            let missing: Vec<&str> = a.missing.iter().map(|m| m.label()).collect();
-            format!("cannot be decided: missing {}", missing.join(", "))
-        }
+        Eligibility::Undetermined => format!("cannot be decided: {}", undetermined_inputs(a)),
     };
     out.push(format!("**Eligibility:** {elig}."));
 
@@ -344,20 +344,22 @@ fn detail(profile: &Profile, a: &Assessment) -> String {
         evidence.push(format!("age {age}"));
     }
     if let Some(w) = &a.weight {
-        evidence.push(format!(
-            "weight {} kg ({}{})",
-            trim_number(w.kg),
-            w.as_charted,
-            date_suffix(w.date)
-        ));
+        evidence.push(format!("weight {}{}", weight_text(w), date_suffix(w.date)));
     }
     if let Some(l) = &a.baseline_lab {
-        evidence.push(format!(
-            "pretreatment IgE {} IU/mL ({}{})",
-            trim_number(l.value),
-            l.as_charted,
-            date_suffix(l.date)
-        ));
+        evidence.push(format!("pretreatment IgE {}{}", ige_text(l), date_suffix(l.date)));
+    }
+    for r in &a.supporting {
+        let value = match &r.value {
+            Some(v) => format!(
+                "{}{} {}",
+                v.bound.map(|b| b.symbol()).unwrap_or_default(),
+                trim_number(round_to(v.value, 2)),
+                r.unit
+            ),
+            None => "value not readable".into(),
+        };
+        evidence.push(format!("{} {value}{}", r.name, date_suffix(r.date)));
     }
     if let Some(first) = a.history.first_dose {
         evidence.push(format!("first recorded {} {first}", profile.drug));
@@ -379,6 +381,9 @@ fn detail(profile: &Profile, a: &Assessment) -> String {
         ),
         DoseFinding::OutOfRange { table, .. } => format!("outside {table}; ordered {ordered}."),
         DoseFinding::Unverified { table } => format!("{table}: within its bounds; ordered {ordered}."),
+        DoseFinding::LabBoundInRange { table } => {
+            format!("{table}: IgE reported only as a bound that does not tell the table's row; ordered {ordered}.")
+        }
         DoseFinding::Options { table, options } => format!("{table}: {}; ordered {ordered}.", join_options(options)),
         DoseFinding::InputsMissing { table } => {
             format!("{table} needs pretreatment IgE and weight; ordered {ordered}.")
@@ -386,6 +391,9 @@ fn detail(profile: &Profile, a: &Assessment) -> String {
         DoseFinding::NoTable => format!("ordered {ordered}."),
     };
     out.push(format!("**Dose:** {dose_line}"));
+    if let Some(w) = &a.ordered_dose_as_written {
+        out.push(format!("**Ordered dose as written:** {w}"));
+    }
 
     if !a.gaps.is_empty() {
         out.push("**Documentation gaps:**".into());
@@ -412,6 +420,13 @@ fn detail(profile: &Profile, a: &Assessment) -> String {
         b.administration_cpt, profile.billing.administration_description
     ));
     match (&b.modifier, b.discarded_units, &b.presentation) {
+        (Some(m), Some(d), PresentationBasis::Form(form)) if d > 0 => billing.push(format!(
+            "modifier {m} on a separate line for {d} discarded units (document the amount; {form}, from the order's dose form); {} on the administered line",
+            profile.billing.modifier_discarded
+        )),
+        (Some(m), Some(0), PresentationBasis::Form(form)) => {
+            billing.push(format!("modifier {m}, nothing discarded ({form}, from the order's dose form)"))
+        }
         (Some(m), Some(0), PresentationBasis::AssumedPrefilled) => {
             billing.push(format!("modifier {m}, nothing discarded (assumes single-dose prefilled syringes or autoinjectors; from the 150 mg vial a partial vial is JW)"))
         }
@@ -463,6 +478,11 @@ fn detail(profile: &Profile, a: &Assessment) -> String {
             )),
         }
     }
+    for r in &a.readings {
+        if let Some(t) = text.readings.get(r.code()) {
+            out.push(format!("*Read with care:* {t}"));
+        }
+    }
     for n in &a.notes {
         if let Some(t) = text.notes.get(n.key()) {
             out.push(format!("*Note:* {t}"));
@@ -470,6 +490,70 @@ fn detail(profile: &Profile, a: &Assessment) -> String {
     }
     out.push(format!("*Rules:* {}.", profile.rules_version));
     out.join("\n\n")
+}
+
+/// The diagnosis as the chart words and codes it ("Mild intermittent asthma (SNOMED CT
+/// 427679007)"); the indication's own label only when the chart gave no words.
+pub(crate) fn diagnosis_text(i: &crate::rules::IndicationChoice) -> String {
+    match &i.diagnosis {
+        Some(d) => {
+            let code = if d.code.system == "icd10cm" {
+                display_icd(&d.code.code)
+            } else {
+                format!("{} {}", system_label(&d.code.system), d.code.code)
+            };
+            let text = if d.text.is_empty() { &i.display } else { &d.text };
+            format!("{text} ({code})")
+        }
+        None => i.display.clone(),
+    }
+}
+
+fn system_label(system: &str) -> &str {
+    match system {
+        "snomed" => "SNOMED CT",
+        "icd10cm" => "ICD-10-CM",
+        other => other,
+    }
+}
+
+/// Round to `places` decimals for display.
+pub(crate) fn round_to(v: f64, places: i32) -> f64 {
+    let f = 10f64.powi(places);
+    (v * f).round() / f
+}
+
+/// Weight as a clinician writes it: to 0.1 kg, with the charted value only when the chart's
+/// unit was not kg ("185 [lb_av] = 83.9 kg").
+pub(crate) fn weight_text(w: &crate::rules::WeightValue) -> String {
+    let kg = format!("{} kg", trim_number(round_to(w.kg, 1)));
+    match &w.charted {
+        Some((value, unit)) => format!("{} {unit} = {kg}", trim_number(round_to(*value, 1))),
+        None => kg,
+    }
+}
+
+/// IgE as an integer in IU/mL, with its bound when the lab reported one (">2000 IU/mL").
+pub(crate) fn ige_text(l: &crate::rules::LabValue) -> String {
+    format!(
+        "{}{} IU/mL",
+        l.bound.map(|b| b.symbol()).unwrap_or_default(),
+        trim_number(l.value.round())
+    )
+}
+
+/// "missing body weight; pretreatment IgE could not be read".
+pub(crate) fn undetermined_inputs(a: &Assessment) -> String {
+    let mut parts = Vec::new();
+    if !a.missing.is_empty() {
+        let missing: Vec<&str> = a.missing.iter().map(|m| m.label()).collect();
+        parts.push(format!("missing {}", missing.join(", ")));
+    }
+    if !a.unreadable.is_empty() {
+        let unread: Vec<&str> = a.unreadable.iter().map(|m| m.label()).collect();
+        parts.push(format!("{} could not be read", unread.join(", ")));
+    }
+    parts.join("; ")
 }
 
 pub(crate) fn date_suffix(d: Option<chrono::NaiveDate>) -> String {

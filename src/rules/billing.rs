@@ -3,6 +3,14 @@
 use crate::facts::OrderFacts;
 use crate::profile::{Code, Presentation, Product, Profile};
 
+/// What the order says about the product it is given from.
+enum Named<'a> {
+    Product(&'a Product),
+    /// Only the presentation, from the order's dose form or name (`SOLR`, `prefilled syringe`).
+    Presentation(Presentation, &'a str),
+    Nothing,
+}
+
 use super::IndicationChoice;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -26,6 +34,8 @@ pub struct BillingAssessment {
 pub enum PresentationBasis {
     /// The order's NDC names the product.
     Product(String),
+    /// The order's dose form or medication name names the presentation.
+    Form(String),
     /// No NDC: assumed single-dose prefilled devices (every labeled dose can be made
     /// from them with nothing discarded).
     AssumedPrefilled,
@@ -48,7 +58,29 @@ pub fn assess(
 ) -> BillingAssessment {
     let b = &profile.billing;
     let units = ordered_mg.map(|mg| (mg / f64::from(b.mg_per_unit)).ceil() as u32);
-    let product = ordered_product(profile, order);
+    let named = match ordered_product(profile, order) {
+        Some(p) => Named::Product(p),
+        None => match profile.presentation_of(&order.codes, &[&order.form.text, &order.text]) {
+            Some(def) => Named::Presentation(def.presentation, &def.description),
+            None => Named::Nothing,
+        },
+    };
+    // A vial of the product's strength; a vial named only by its form is the one vial
+    // the profile lists.
+    let vial_strength = match &named {
+        Named::Product(p) if p.presentation == Presentation::Vial => Some(p.strength_mg),
+        Named::Presentation(Presentation::Vial, _) => profile
+            .products
+            .iter()
+            .find(|p| p.presentation == Presentation::Vial)
+            .map(|p| p.strength_mg),
+        _ => None,
+    };
+    let basis = match &named {
+        Named::Product(p) => PresentationBasis::Product(p.description.clone()),
+        Named::Presentation(_, d) => PresentationBasis::Form(d.to_string()),
+        Named::Nothing => PresentationBasis::AssumedPrefilled,
+    };
     let device_makes = |mg: f64| {
         profile
             .device_combinations
@@ -56,9 +88,9 @@ pub fn assess(
             .any(|combo| (f64::from(combo.iter().sum::<u32>()) - mg).abs() < 1e-6)
     };
 
-    let (modifier, discarded_units, presentation) = match (ordered_mg, product) {
-        (Some(mg), Some(p)) if p.presentation == Presentation::Vial => {
-            let strength = f64::from(p.strength_mg);
+    let (modifier, discarded_units, presentation) = match (ordered_mg, vial_strength) {
+        (Some(mg), Some(strength)) => {
+            let strength = f64::from(strength);
             let vials = (mg / strength).ceil();
             let discarded_mg = vials * strength - mg;
             let discarded = (discarded_mg / f64::from(b.mg_per_unit)).round() as u32;
@@ -67,23 +99,10 @@ pub fn assess(
             } else {
                 &b.modifier_nothing_discarded
             };
-            (
-                Some(modifier.clone()),
-                Some(discarded),
-                PresentationBasis::Product(p.description.clone()),
-            )
+            (Some(modifier.clone()), Some(discarded), basis)
         }
-        (Some(mg), Some(p)) if device_makes(mg) => (
-            Some(b.modifier_nothing_discarded.clone()),
-            Some(0),
-            PresentationBasis::Product(p.description.clone()),
-        ),
-        (Some(_), Some(p)) => (None, None, PresentationBasis::Product(p.description.clone())),
-        (Some(mg), None) if device_makes(mg) => (
-            Some(b.modifier_nothing_discarded.clone()),
-            Some(0),
-            PresentationBasis::AssumedPrefilled,
-        ),
+        (Some(mg), None) if device_makes(mg) => (Some(b.modifier_nothing_discarded.clone()), Some(0), basis),
+        (Some(_), None) if !matches!(named, Named::Nothing) => (None, None, basis),
         _ => (None, None, PresentationBasis::Unknown),
     };
 

@@ -1,5 +1,7 @@
 //! Dose tables: look up the label's dose and compare the order with it.
 
+use super::inputs::LabValue;
+use crate::facts::Comparator;
 use crate::profile::{BandPosition, Cell, Dose, DoseTable, Indication, Interval, Range, TableKind};
 use crate::vocab::Reason;
 
@@ -35,6 +37,10 @@ pub enum DoseFinding {
     Unverified {
         table: String,
     },
+    /// The lab reported only a bound (">500") that does not tell the table's row.
+    LabBoundInRange {
+        table: String,
+    },
     /// Fixed dosing: any of these.
     Options {
         table: String,
@@ -57,9 +63,44 @@ impl DoseFinding {
     }
 }
 
+/// Where a bound ("<2", ">2000") puts the true value against a range: below it, above
+/// it, or None when the true value may lie inside.
+fn bound_side(lower: Option<f64>, upper: Option<f64>, value: f64, comparator: Comparator) -> Option<Reason> {
+    match comparator {
+        Comparator::Above if upper.is_some_and(|u| value >= u) => Some(Reason::IgeAboveRange),
+        Comparator::AtLeast if upper.is_some_and(|u| value > u) => Some(Reason::IgeAboveRange),
+        Comparator::Below if lower.is_some_and(|l| value <= l) => Some(Reason::IgeBelowRange),
+        Comparator::AtMost if lower.is_some_and(|l| value < l) => Some(Reason::IgeBelowRange),
+        _ => None,
+    }
+}
+
 /// Look the patient up in a table. `lab` in the lab's canonical unit, `weight_kg` in kg.
-pub fn look_up(table: &DoseTable, lab: Option<f64>, weight_kg: Option<f64>) -> DoseFinding {
+pub fn look_up(table: &DoseTable, lab: Option<&LabValue>, weight_kg: Option<f64>) -> DoseFinding {
     let title = table.title.clone();
+    // A bound decides only when it lies wholly outside the table's lab range.
+    if let Some(LabValue {
+        value,
+        bound: Some(comparator),
+        ..
+    }) = lab
+    {
+        let (lower, upper) = match &table.kind {
+            TableKind::Grid { lab, .. } => (Some(lab.lower()), Some(lab.upper())),
+            TableKind::Bounds { lab, .. } => (lab.min, lab.max),
+            TableKind::Fixed { .. } => (None, None),
+        };
+        if !matches!(table.kind, TableKind::Fixed { .. }) {
+            return match bound_side(lower, upper, *value, *comparator) {
+                Some(reason) => DoseFinding::OutOfRange {
+                    table: title,
+                    reasons: vec![reason],
+                },
+                None => DoseFinding::LabBoundInRange { table: title },
+            };
+        }
+    }
+    let lab = lab.map(|l| l.value);
     match &table.kind {
         TableKind::Fixed { options } => DoseFinding::Options {
             table: title,

@@ -1,9 +1,16 @@
-//! The decision's inputs, derived from facts: age, weight, pretreatment lab, history.
+//! The decision's inputs, derived from facts: age, weight, pretreatment lab, history,
+//! and whether the documentation a payer asks for is there. Only results are used
+//! (final, amended, corrected); a value that cannot be read is said to be unreadable,
+//! never taken as absent.
 
 use chrono::{Datelike, NaiveDate};
 
-use crate::facts::{MedicationRecordKind, OrderFacts, PatientFacts};
-use crate::profile::{Catalog, Profile, Requirement, RequirementCheck};
+use crate::facts::{
+    Comparator, MedicationFact, MedicationForm, MedicationRecordKind, ObservationFact, ObservedValue, OrderFacts,
+    PatientFacts, ResultStatus,
+};
+use crate::profile::vocabulary::route_classes;
+use crate::profile::{Catalog, ObservationSet, Profile, Requirement, RequirementCheck, Therapy};
 
 /// Whole years of age on a date.
 pub fn age_on(birth: NaiveDate, on: NaiveDate) -> Option<u32> {
@@ -17,7 +24,8 @@ pub fn age_on(birth: NaiveDate, on: NaiveDate) -> Option<u32> {
     u32::try_from(years).ok()
 }
 
-/// The patient's history of the profile's drug (not counting the order being signed).
+/// The patient's history of the profile's drug (not counting the order being signed,
+/// except for the therapy start a renewed order carries).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct DrugHistory {
     pub records: usize,
@@ -29,6 +37,14 @@ pub struct DrugHistory {
 
 pub fn drug_history(profile: &Profile, facts: &PatientFacts, order: &OrderFacts) -> DrugHistory {
     let mut h = DrugHistory::default();
+    let dated = |h: &mut DrugHistory, first: Option<NaiveDate>, last: Option<NaiveDate>| {
+        if let Some(d) = first {
+            h.first_dose = Some(h.first_dose.map_or(d, |f| f.min(d)));
+        }
+        if let Some(d) = last.or(first) {
+            h.last_dose = Some(h.last_dose.map_or(d, |l| l.max(d)));
+        }
+    };
     for m in &facts.medications {
         if m.reference.as_deref() == Some(order.reference.as_str()) {
             continue;
@@ -42,12 +58,12 @@ pub fn drug_history(profile: &Profile, facts: &PatientFacts, order: &OrderFacts)
         if m.kind == MedicationRecordKind::Administration && m.administered {
             h.supervised_doses += 1;
         }
-        if let Some(d) = m.date {
-            h.first_dose = Some(h.first_dose.map_or(d, |f| f.min(d)));
-        }
-        if let Some(d) = m.last_date.or(m.date) {
-            h.last_dose = Some(h.last_dose.map_or(d, |l| l.max(d)));
-        }
+        dated(&mut h, m.date, m.last_date);
+    }
+    // A renewed order dates its therapy from before it was written: that is history.
+    if let Some(start) = order.therapy_start {
+        h.records += 1;
+        dated(&mut h, Some(start), order.authored_on);
     }
     h
 }
@@ -56,8 +72,29 @@ pub fn drug_history(profile: &Profile, facts: &PatientFacts, order: &OrderFacts)
 pub struct WeightValue {
     pub kg: f64,
     pub date: Option<NaiveDate>,
-    /// As charted, e.g. "176 [lb_av]".
-    pub as_charted: String,
+    /// As charted when its unit is not kg, e.g. (185, "[lb_av]"): shown beside the kg.
+    pub charted: Option<(f64, String)>,
+}
+
+/// The body weight used, and whether a weight the service could not read was passed over.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct WeightReading {
+    pub value: Option<WeightValue>,
+    /// A weight at least as recent as the one used (or the only ones) had a unit that
+    /// is not a mass unit the service knows (UCUM `Mg` is a megagram).
+    pub unreadable: bool,
+}
+
+fn in_set<'a>(
+    facts: &'a PatientFacts,
+    set: &'a ObservationSet,
+    order_date: NaiveDate,
+) -> impl Iterator<Item = &'a ObservationFact> {
+    facts
+        .observations
+        .iter()
+        .filter(move |o| set.codes.matches_any(&o.codes))
+        .filter(move |o| o.date.is_none_or(|d| d <= order_date))
 }
 
 /// The most recent body weight on or before the order date, converted to kg.
@@ -67,34 +104,59 @@ pub fn latest_weight(
     facts: &PatientFacts,
     set: &str,
     order_date: NaiveDate,
-) -> Option<WeightValue> {
-    let codes = &profile.observation_set(set).codes;
-    let kind = profile.observation_set(set).quantity.as_deref()?;
-    facts
-        .observations
-        .iter()
-        .filter(|o| codes.matches_any(&o.codes))
-        .filter(|o| o.date.is_none_or(|d| d <= order_date))
-        .filter_map(|o| {
-            let q = o.quantity.as_ref()?;
-            let canonical = catalog.units.to_canonical(kind, q.value, &q.unit)?;
-            let kg = catalog.units.from_canonical(kind, canonical, "kg")?;
-            Some(WeightValue {
-                kg,
-                date: o.date,
-                as_charted: format!("{} {}", trim_number(q.value), q.unit),
-            })
-        })
-        // Latest first; an undated weight counts as oldest.
-        .max_by_key(|w| w.date)
+) -> WeightReading {
+    let obs_set = profile.observation_set(set);
+    let Some(kind) = obs_set.quantity.as_deref() else {
+        return WeightReading::default();
+    };
+    let mut best: Option<WeightValue> = None;
+    let mut newest_unreadable: Option<Option<NaiveDate>> = None;
+    for o in in_set(facts, obs_set, order_date).filter(|o| o.status == ResultStatus::Result) {
+        let kg = match &o.value {
+            ObservedValue::Quantity(q) => catalog
+                .units
+                .to_canonical(kind, q.value, &q.unit)
+                .and_then(|c| catalog.units.from_canonical(kind, c, "kg"))
+                .map(|kg| (kg, q)),
+            ObservedValue::Absent => continue,
+            _ => None,
+        };
+        match kg {
+            Some((kg, q)) => {
+                // Latest first; an undated weight counts as oldest.
+                if best.as_ref().is_none_or(|b| o.date > b.date) {
+                    best = Some(WeightValue {
+                        kg,
+                        date: o.date,
+                        charted: (q.unit != "kg").then(|| (q.value, q.unit.clone())),
+                    });
+                }
+            }
+            None => {
+                if newest_unreadable.is_none_or(|d| o.date > d) {
+                    newest_unreadable = Some(o.date);
+                }
+            }
+        }
+    }
+    let unreadable = match (&best, newest_unreadable) {
+        (_, None) => false,
+        (None, Some(_)) => true,
+        (Some(b), Some(d)) => d >= b.date,
+    };
+    WeightReading {
+        value: best,
+        unreadable,
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct LabValue {
     /// In the quantity kind's canonical unit (IU/mL for IgE).
     pub value: f64,
+    /// Set when the lab reported only a bound (">2000"): the true value lies beyond it.
+    pub bound: Option<Comparator>,
     pub date: Option<NaiveDate>,
-    pub as_charted: String,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -104,14 +166,45 @@ pub enum BaselineLab {
     OnlyDuringTreatment {
         retest: bool,
     },
+    /// Results exist whose value or unit cannot be read.
+    Unreadable,
     None,
+}
+
+/// The pretreatment lab and what else the chart holds about it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BaselineReading {
+    pub lab: BaselineLab,
+    /// A preliminary (not yet final) value newer than the one used, or with none used.
+    pub pending_newer: bool,
+}
+
+/// A lab value in the set's canonical unit: a measurement, or a bound. None when its
+/// unit is not one the set's quantity kind knows.
+fn lab_value(catalog: &Catalog, set: &ObservationSet, kind: &str, o: &ObservationFact) -> Option<LabValue> {
+    let (q, bound) = match &o.value {
+        ObservedValue::Quantity(q) => (q, None),
+        ObservedValue::Bound { comparator, quantity } => (quantity, Some(*comparator)),
+        _ => return None,
+    };
+    let unit = if q.unit.is_empty() {
+        set.unit_when_absent.as_deref()?
+    } else {
+        q.unit.as_str()
+    };
+    Some(LabValue {
+        value: catalog.units.to_canonical(kind, q.value, unit)?,
+        bound,
+        date: o.date,
+    })
 }
 
 /// The pretreatment value of the dosing lab (total IgE).
 ///
-/// No history of the drug: the latest value. With history: the latest value drawn
-/// before the first dose; unless treatment stopped at least `washout` days ago, when
-/// only a value drawn after the washout counts (the label's "retest after a year").
+/// Only results count: a preliminary value is reported, never used. No history of the
+/// drug: the latest result. With history: the latest result drawn before the first dose;
+/// unless treatment stopped at least `washout` days ago, when only a value drawn after
+/// the washout counts (the label's "retest after a year").
 pub fn baseline_lab(
     catalog: &Catalog,
     profile: &Profile,
@@ -119,27 +212,52 @@ pub fn baseline_lab(
     set: &str,
     history: &DrugHistory,
     order_date: NaiveDate,
-) -> BaselineLab {
+) -> BaselineReading {
     let obs_set = profile.observation_set(set);
     let Some(kind) = obs_set.quantity.as_deref() else {
-        return BaselineLab::None;
+        return BaselineReading {
+            lab: BaselineLab::None,
+            pending_newer: false,
+        };
     };
-    let values: Vec<LabValue> = facts
-        .observations
-        .iter()
-        .filter(|o| obs_set.codes.matches_any(&o.codes))
-        .filter_map(|o| {
-            let q = o.quantity.as_ref()?;
-            Some(LabValue {
-                value: catalog.units.to_canonical(kind, q.value, &q.unit)?,
-                date: o.date,
-                as_charted: format!("{} {}", trim_number(q.value), q.unit),
-            })
-        })
-        .filter(|v| v.date.is_none_or(|d| d <= order_date))
-        .collect();
+    let mut values: Vec<LabValue> = Vec::new();
+    let mut unreadable = false;
+    let mut newest_pending: Option<Option<NaiveDate>> = None;
+    for o in in_set(facts, obs_set, order_date) {
+        if o.value == ObservedValue::Absent {
+            continue;
+        }
+        if o.status == ResultStatus::Pending {
+            newest_pending = Some(newest_pending.map_or(o.date, |d| d.max(o.date)));
+            continue;
+        }
+        match lab_value(catalog, obs_set, kind, o) {
+            Some(v) => values.push(v),
+            None => unreadable = true,
+        }
+    }
+    let lab = choose_baseline(profile, values, unreadable, history, order_date);
+    let pending_newer = match (&lab, newest_pending) {
+        (_, None) => false,
+        (BaselineLab::Found(v), Some(d)) => d > v.date,
+        (_, Some(_)) => true,
+    };
+    BaselineReading { lab, pending_newer }
+}
+
+fn choose_baseline(
+    profile: &Profile,
+    values: Vec<LabValue>,
+    unreadable: bool,
+    history: &DrugHistory,
+    order_date: NaiveDate,
+) -> BaselineLab {
     if values.is_empty() {
-        return BaselineLab::None;
+        return if unreadable {
+            BaselineLab::Unreadable
+        } else {
+            BaselineLab::None
+        };
     }
     let latest = |vs: Vec<LabValue>| vs.into_iter().max_by_key(|v| v.date);
     let (Some(first), Some(last)) = (history.first_dose, history.last_dose) else {
@@ -166,34 +284,123 @@ pub fn baseline_lab(
 }
 
 /// Whether the chart satisfies one documentation requirement.
-pub fn requirement_met(
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RequirementStatus {
+    Met,
+    NotMet,
+    /// Results exist whose positivity cannot be read (an unknown unit, no interpretation).
+    Unreadable,
+}
+
+/// The route classes of a medication line.
+pub fn routes_of<'a>(catalog: &'a Catalog, form: &MedicationForm) -> Vec<&'a str> {
+    route_classes(&catalog.routes, &form.codes, &form.text, &form.name)
+}
+
+/// Whether a medication line is of a therapy class, by code, name and route.
+pub fn is_therapy(catalog: &Catalog, therapy: &Therapy, m: &MedicationFact) -> bool {
+    therapy.matches(&m.codes, &m.text, &routes_of(catalog, &m.form))
+}
+
+/// Positive, negative, or unreadable: a specific IgE at or above the lab's cut-off
+/// (its reference range's upper limit), else the set's `positive_at`; or an
+/// interpretation the set lists as positive.
+fn positivity(catalog: &Catalog, set: &ObservationSet, o: &ObservationFact) -> Option<bool> {
+    let by_interpretation = o.interpretation.iter().any(|i| {
+        set.positive_interpretations
+            .iter()
+            .any(|p| p.eq_ignore_ascii_case(i.trim()))
+    });
+    if by_interpretation {
+        return Some(true);
+    }
+    let kind = set.quantity.as_deref()?;
+    let value = lab_value(catalog, set, kind, o)?;
+    let lab_cutoff = o
+        .reference_high
+        .as_ref()
+        .and_then(|q| catalog.units.to_canonical(kind, q.value, &q.unit));
+    let cutoff = lab_cutoff.or(set.positive_at)?;
+    Some(match value.bound {
+        None => value.value >= cutoff,
+        // ">0.7" is positive at a 0.35 cut-off; "<0.35" or "<0.1" is negative.
+        Some(c) if c.is_lower_bound() => value.value >= cutoff,
+        Some(_) => false,
+    })
+}
+
+pub fn requirement_status(
+    catalog: &Catalog,
     profile: &Profile,
     facts: &PatientFacts,
     req: &Requirement,
     history: &DrugHistory,
     order_date: NaiveDate,
-) -> bool {
+) -> RequirementStatus {
     match &req.check {
         RequirementCheck::Therapy(id) => {
             let therapy = profile.therapy(id);
-            facts.medications.iter().any(|m| therapy.matches(&m.codes, &m.text))
+            if facts.medications.iter().any(|m| is_therapy(catalog, therapy, m)) {
+                RequirementStatus::Met
+            } else {
+                RequirementStatus::NotMet
+            }
         }
         RequirementCheck::Observation { set, before_first_dose } => {
-            let codes = &profile.observation_set(set).codes;
+            let obs_set = profile.observation_set(set);
             // Before the first dose, when there was one; else on or before the order.
             let first_dose = history.first_dose.filter(|_| *before_first_dose);
-            facts
+            let mut unreadable = false;
+            for o in facts
                 .observations
                 .iter()
-                .filter(|o| codes.matches_any(&o.codes))
-                .any(|o| match (o.date, first_dose) {
+                .filter(|o| o.status == ResultStatus::Result && obs_set.codes.matches_any(&o.codes))
+                .filter(|o| match (o.date, first_dose) {
                     (Some(d), Some(first)) => d < first,
                     (Some(d), None) => d <= order_date,
                     // An undated result cannot be shown to predate the first dose.
                     (None, first) => first.is_none(),
                 })
+            {
+                if !obs_set.needs_positive() {
+                    return RequirementStatus::Met;
+                }
+                match positivity(catalog, obs_set, o) {
+                    Some(true) => return RequirementStatus::Met,
+                    Some(false) => {}
+                    None => unreadable |= o.value != ObservedValue::Absent || !o.interpretation.is_empty(),
+                }
+            }
+            if unreadable {
+                RequirementStatus::Unreadable
+            } else {
+                RequirementStatus::NotMet
+            }
         }
     }
+}
+
+/// The latest results of a set, for evidence on the card (allergen-specific IgE).
+pub fn supporting_results<'a>(
+    catalog: &Catalog,
+    profile: &'a Profile,
+    facts: &'a PatientFacts,
+    set: &str,
+    order_date: NaiveDate,
+) -> Vec<(&'a ObservationFact, Option<LabValue>)> {
+    let obs_set = profile.observation_set(set);
+    let mut out: Vec<(&ObservationFact, Option<LabValue>)> = in_set(facts, obs_set, order_date)
+        .filter(|o| o.status == ResultStatus::Result && o.value != ObservedValue::Absent)
+        .map(|o| {
+            let v = obs_set
+                .quantity
+                .as_deref()
+                .and_then(|k| lab_value(catalog, obs_set, k, o));
+            (o, v)
+        })
+        .collect();
+    out.sort_by_key(|(o, _)| std::cmp::Reverse(o.date));
+    out
 }
 
 /// 80.0 -> "80", 72.5 -> "72.5".

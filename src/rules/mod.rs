@@ -10,13 +10,13 @@ mod inputs;
 
 use chrono::NaiveDate;
 
-use crate::facts::{OrderFacts, OrderedDose, PatientFacts};
+use crate::facts::{DoseReading, ObservationFact, OrderFacts, OrderedDose, OrderedInterval, PatientFacts};
 use crate::profile::{Catalog, Dose, Interval, Profile, Specificity};
-use crate::vocab::{DocumentationGap, Reason};
+use crate::vocab::{DocumentationGap, Reading, Reason};
 
 pub use billing::{BillingAssessment, PresentationBasis};
 pub use dose::{DoseFinding, TableCell};
-pub use indication::{IndicationChoice, IndicationSource};
+pub use indication::{Diagnosis, IndicationChoice, IndicationSource};
 pub use inputs::{DrugHistory, LabValue, WeightValue, trim_number};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,7 +36,8 @@ impl Eligibility {
     }
 }
 
-/// An input the decision needs but the chart does not give.
+/// An input the decision needs but the chart does not give (or gives unreadably:
+/// `Assessment::unreadable` says which).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MissingInput {
     Diagnosis,
@@ -86,6 +87,15 @@ pub enum SafetyAdvice {
     ProductAge { product: String, min_age_years: u32 },
 }
 
+/// A result shown as evidence: the chart's name for it, its value as reported, its date.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SupportingResult {
+    pub name: String,
+    pub value: Option<LabValue>,
+    pub unit: String,
+    pub date: Option<NaiveDate>,
+}
+
 /// The outcome of the rules for one order.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Assessment {
@@ -93,7 +103,12 @@ pub struct Assessment {
     pub indication: Option<IndicationChoice>,
     pub eligibility: Eligibility,
     pub reasons: Vec<Reason>,
+    /// Inputs the chart does not have.
     pub missing: Vec<MissingInput>,
+    /// Inputs the chart has but the service could not read: never reported as missing.
+    pub unreadable: Vec<MissingInput>,
+    /// How inputs were read with less certainty, or could not be read.
+    pub readings: Vec<Reading>,
     pub age_years: Option<u32>,
     pub weight: Option<WeightValue>,
     pub baseline_lab: Option<LabValue>,
@@ -101,8 +116,10 @@ pub struct Assessment {
     pub dose: DoseFinding,
     pub ordered_dose: Option<f64>,
     pub ordered_interval: Option<Interval>,
-    /// The order's dose when its unit is not a mass: shown, not compared.
-    pub ordered_dose_other_unit: Option<(f64, String)>,
+    /// The order's dose as written when it could not be read as mg: shown, not compared.
+    pub ordered_dose_as_written: Option<String>,
+    /// Results of the indication's supporting observation set (allergen-specific IgE).
+    pub supporting: Vec<SupportingResult>,
     pub dose_matches: Option<bool>,
     pub billing: BillingAssessment,
     pub gaps: Vec<DocumentationGap>,
@@ -146,6 +163,8 @@ pub fn assess(
     let order_date = order.authored_on.unwrap_or(today);
     let mut reasons = Vec::new();
     let mut missing = Vec::new();
+    let mut unreadable = Vec::new();
+    let mut readings = Vec::new();
     let mut gaps = Vec::new();
     let mut notes = Vec::new();
     let mut labs_to_order = Vec::new();
@@ -190,7 +209,7 @@ pub fn assess(
         && facts
             .medications
             .iter()
-            .any(|m| m.active && biologics.matches(&m.codes, &m.text))
+            .any(|m| m.active && inputs::is_therapy(catalog, biologics, m))
     {
         reasons.push(Reason::ConcurrentBiologic);
     }
@@ -210,18 +229,24 @@ pub fn assess(
         }
     });
     let needs_lab_and_weight = table.is_some_and(|t| !matches!(t.kind, crate::profile::TableKind::Fixed { .. }));
-    let weight = profile
+    let weight_reading = profile
         .dosing
         .weight
         .as_deref()
-        .and_then(|set| inputs::latest_weight(catalog, profile, facts, set, order_date));
+        .map(|set| inputs::latest_weight(catalog, profile, facts, set, order_date))
+        .unwrap_or_default();
+    let weight = weight_reading.value.clone();
     let lab = profile
         .dosing
         .baseline_lab
         .as_deref()
         .map(|set| inputs::baseline_lab(catalog, profile, facts, set, &history, order_date));
     if needs_lab_and_weight {
+        if weight_reading.unreadable {
+            readings.push(Reading::WeightUnreadable);
+        }
         match &weight {
+            None if weight_reading.unreadable => unreadable.push(MissingInput::Weight),
             None => {
                 missing.push(MissingInput::Weight);
                 gaps.push(DocumentationGap::WeightMissing);
@@ -234,8 +259,16 @@ pub fn assess(
                 }
             }
         }
-        match &lab {
-            Some(inputs::BaselineLab::Found(_)) => {}
+        if lab.as_ref().is_some_and(|l| l.pending_newer) {
+            readings.push(Reading::IgePreliminaryNewer);
+        }
+        let pending = lab.as_ref().is_some_and(|l| l.pending_newer);
+        match lab.as_ref().map(|l| &l.lab) {
+            Some(inputs::BaselineLab::Found(v)) => {
+                if v.bound.is_some() {
+                    readings.push(Reading::IgeBound);
+                }
+            }
             Some(inputs::BaselineLab::OnlyDuringTreatment { retest }) => {
                 missing.push(MissingInput::BaselineLab);
                 gaps.push(DocumentationGap::IgeNotPretreatment);
@@ -244,53 +277,91 @@ pub fn assess(
                 }
                 labs_to_order.extend(profile.dosing.baseline_lab.clone());
             }
+            Some(inputs::BaselineLab::Unreadable) => {
+                unreadable.push(MissingInput::BaselineLab);
+                readings.push(Reading::IgeUnreadable);
+            }
             Some(inputs::BaselineLab::None) | None => {
                 missing.push(MissingInput::BaselineLab);
                 gaps.push(DocumentationGap::IgeMissing);
-                labs_to_order.extend(profile.dosing.baseline_lab.clone());
+                // A test already drawn and awaiting its result is not ordered again.
+                if !pending {
+                    labs_to_order.extend(profile.dosing.baseline_lab.clone());
+                }
             }
         }
     }
-    let baseline_lab = match lab {
+    let baseline_lab = match lab.map(|l| l.lab) {
         Some(inputs::BaselineLab::Found(v)) => Some(v),
         _ => None,
     };
     let dose_finding = match table {
-        Some(t) => dose::look_up(t, baseline_lab.as_ref().map(|l| l.value), weight.as_ref().map(|w| w.kg)),
+        Some(t) => dose::look_up(t, baseline_lab.as_ref(), weight.as_ref().map(|w| w.kg)),
         None => DoseFinding::NoTable,
     };
     reasons.extend(dose_finding.reasons());
     if matches!(dose_finding, DoseFinding::Unverified { .. }) {
         notes.push(Note::UncheckedCell);
     }
+    if matches!(dose_finding, DoseFinding::LabBoundInRange { .. }) {
+        unreadable.push(MissingInput::BaselineLab);
+    }
 
     // The order
     let ordered_dose = order.dose.mg();
-    let ordered_dose_other_unit = match &order.dose {
-        OrderedDose::NotMass { value, unit } => Some((*value, unit.clone())),
+    let ordered_dose_as_written = match &order.dose {
+        OrderedDose::Unreadable { as_written } => Some(as_written.clone()),
         _ => None,
     };
-    if ordered_dose.is_none() {
-        gaps.push(DocumentationGap::DoseMissing);
+    match &order.dose {
+        OrderedDose::Missing => gaps.push(DocumentationGap::DoseMissing),
+        OrderedDose::Unreadable { .. } => readings.push(Reading::DoseUnreadable),
+        OrderedDose::Mg { read_from, .. } => match read_from {
+            DoseReading::Quantity => {}
+            DoseReading::Volume => readings.push(Reading::DoseFromVolume),
+            DoseReading::Sig => readings.push(Reading::DoseFromSig),
+        },
     }
-    if order.interval.is_none() {
-        gaps.push(DocumentationGap::IntervalMissing);
+    match order.interval {
+        OrderedInterval::Missing => gaps.push(DocumentationGap::IntervalMissing),
+        OrderedInterval::Unreadable => readings.push(Reading::IntervalUnreadable),
+        OrderedInterval::Read { from_sig: true, .. } => readings.push(Reading::IntervalFromSig),
+        OrderedInterval::Read { .. } => {}
     }
-    let dose_matches = dose::matches(&dose_finding, indication_def, ordered_dose, order.interval);
+    let ordered_interval = order.interval.interval();
+    let dose_matches = dose::matches(&dose_finding, indication_def, ordered_dose, ordered_interval);
 
     // Documentation the indication asks for
     if let Some(ind) = indication_def {
         for req in &ind.requirements {
-            if !inputs::requirement_met(profile, facts, req, &history, order_date) {
-                gaps.push(DocumentationGap::Requirement(req.gap.clone()));
-                if let crate::profile::RequirementCheck::Observation { set, .. } = &req.check
-                    && profile.observation_set(set).order_code.is_some()
-                {
-                    labs_to_order.push(set.clone());
+            match inputs::requirement_status(catalog, profile, facts, req, &history, order_date) {
+                inputs::RequirementStatus::Met => {}
+                inputs::RequirementStatus::Unreadable => readings.push(Reading::AllergenTestUnreadable),
+                inputs::RequirementStatus::NotMet => {
+                    gaps.push(DocumentationGap::Requirement(req.gap.clone()));
+                    if let crate::profile::RequirementCheck::Observation { set, .. } = &req.check
+                        && profile.observation_set(set).order_code.is_some()
+                    {
+                        labs_to_order.push(set.clone());
+                    }
                 }
             }
         }
     }
+    let supporting = indication_def
+        .and_then(|ind| ind.supporting_observation.as_deref())
+        .map(|set| {
+            inputs::supporting_results(catalog, profile, facts, set, order_date)
+                .into_iter()
+                .map(|(o, value): (&ObservationFact, _)| SupportingResult {
+                    name: o.text.clone(),
+                    unit: profile.observation_set(set).quantity.clone().unwrap_or_default(),
+                    value,
+                    date: o.date,
+                })
+                .collect()
+        })
+        .unwrap_or_default();
 
     let billing = billing::assess(profile, order, ordered_dose, indication.as_ref());
 
@@ -325,9 +396,12 @@ pub fn assess(
     reasons.dedup();
     gaps.dedup();
     labs_to_order.dedup();
+    readings.sort();
+    readings.dedup();
+    unreadable.dedup();
     let eligibility = if !reasons.is_empty() {
         Eligibility::Ineligible
-    } else if !missing.is_empty() {
+    } else if !missing.is_empty() || !unreadable.is_empty() {
         Eligibility::Undetermined
     } else {
         Eligibility::Eligible
@@ -339,14 +413,17 @@ pub fn assess(
         eligibility,
         reasons,
         missing,
+        unreadable,
+        readings,
         age_years,
         weight,
         baseline_lab,
         history,
         dose: dose_finding,
         ordered_dose,
-        ordered_interval: order.interval,
-        ordered_dose_other_unit,
+        ordered_interval,
+        ordered_dose_as_written,
+        supporting,
         dose_matches,
         billing,
         gaps,

@@ -6,8 +6,8 @@ use chrono::NaiveDate;
 
 use super::*;
 use crate::facts::{
-    ConditionFact, MedicationFact, MedicationRecordKind, ObservationFact, OrderFacts, OrderedDose, PatientFacts,
-    Quantity,
+    ConditionFact, DoseReading, MedicationFact, MedicationForm, MedicationRecordKind, ObservationFact, ObservedValue,
+    OrderFacts, OrderedDose, OrderedInterval, PatientFacts, Quantity, ResultStatus,
 };
 use crate::profile::{Catalog, Code, Interval};
 
@@ -43,10 +43,14 @@ impl Patient {
     fn observation(mut self, system: &str, code: &str, value: f64, unit: &str, on: &str) -> Self {
         self.facts.observations.push(ObservationFact {
             codes: vec![Code::new(system, code)],
-            quantity: Some(Quantity {
+            text: String::new(),
+            status: ResultStatus::Result,
+            value: ObservedValue::Quantity(Quantity {
                 value,
                 unit: unit.into(),
             }),
+            interpretation: Vec::new(),
+            reference_high: None,
             date: Some(date(on)),
         });
         self
@@ -61,6 +65,7 @@ impl Patient {
         self.facts.conditions.push(ConditionFact {
             reference: Some(format!("Condition/c{}", self.facts.conditions.len())),
             codes: vec![Code::new(system, code)],
+            text: String::new(),
             active: true,
         });
         self
@@ -71,6 +76,10 @@ impl Patient {
             kind,
             codes: Vec::new(),
             text: text.to_lowercase(),
+            form: MedicationForm {
+                name: text.into(),
+                ..MedicationForm::default()
+            },
             date: Some(date(on)),
             last_date: Some(date(on)),
             active,
@@ -95,12 +104,22 @@ fn order(mg: Option<f64>, every_weeks: Option<u32>) -> OrderFacts {
         reference: "MedicationRequest/draft-1".into(),
         codes: Vec::new(),
         text: "omalizumab 150 mg/ml prefilled syringe".into(),
-        dose: mg.map_or(OrderedDose::Missing, OrderedDose::Mg),
-        interval: every_weeks.map(Interval::Weeks),
+        form: MedicationForm::default(),
+        dose: mg.map_or(OrderedDose::Missing, |mg| OrderedDose::Mg {
+            mg,
+            read_from: DoseReading::Quantity,
+        }),
+        interval: every_weeks.map_or(OrderedInterval::Missing, |w| OrderedInterval::Read {
+            interval: Interval::Weeks(w),
+            from_sig: false,
+        }),
         reason_codes: Vec::new(),
+        reason_text: String::new(),
         reason_references: Vec::new(),
         authored_on: Some(date(TODAY)),
+        therapy_start: None,
         instructions: String::new(),
+        sig: String::new(),
     }
 }
 
@@ -269,14 +288,32 @@ fn weight_in_pounds_and_grams_and_ige_in_ku_per_l() {
 }
 
 #[test]
-fn a_weight_in_an_unknown_unit_is_not_used() {
+fn a_weight_in_an_unknown_unit_is_not_used_and_not_called_missing() {
+    // UCUM is case-sensitive: `Mg` is a megagram, not a milligram or a kilogram.
+    for unit in ["stone", "Mg", "KG"] {
+        let p = Patient::new(35)
+            .observation("loinc", "29463-7", 80.0, unit, "2026-11-01")
+            .ige(250.0)
+            .condition("icd10cm", "J45.50");
+        let a = run(&p, &order(Some(225.0), Some(2)));
+        assert_eq!(a.weight, None, "{unit}");
+        assert!(
+            !a.gaps.contains(&DocumentationGap::WeightMissing),
+            "{unit}: could not read is not missing"
+        );
+        assert_eq!(a.readings, vec![crate::vocab::Reading::WeightUnreadable], "{unit}");
+        assert_eq!(a.unreadable, vec![MissingInput::Weight], "{unit}");
+        assert_eq!(a.eligibility, Eligibility::Undetermined, "{unit}");
+    }
+    // A readable weight newer than the unreadable one is used, with nothing to say.
     let p = Patient::new(35)
-        .observation("loinc", "29463-7", 80.0, "stone", "2026-11-01")
+        .observation("loinc", "29463-7", 80.0, "Mg", "2026-10-01")
+        .observation("loinc", "29463-7", 81.0, "kg", "2026-11-01")
         .ige(250.0)
         .condition("icd10cm", "J45.50");
     let a = run(&p, &order(Some(225.0), Some(2)));
-    assert!(a.gaps.contains(&DocumentationGap::WeightMissing));
-    assert_eq!(a.eligibility, Eligibility::Undetermined);
+    assert_eq!(a.weight.map(|w| w.kg), Some(81.0));
+    assert!(a.readings.is_empty());
 }
 
 // ---- Gaps ------------------------------------------------------------------------------
@@ -738,7 +775,10 @@ fn ocrelizumab_profile_works_from_data_alone() {
     let ocr = catalog().profile("ocrelizumab").unwrap();
     let mut o = order(Some(600.0), None);
     o.text = "ocrelizumab 30 mg/ml injectable solution".into();
-    o.interval = Some(Interval::Months(6));
+    o.interval = OrderedInterval::Read {
+        interval: Interval::Months(6),
+        from_sig: false,
+    };
     let p = Patient::new(40).condition("icd10cm", "G35.A");
     let a = assess(catalog(), ocr, &p.facts, &o, date(TODAY));
     assert_eq!(a.indication.as_ref().map(|i| i.id.as_str()), Some("multiple-sclerosis"));

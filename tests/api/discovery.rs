@@ -34,6 +34,7 @@ async fn discovery_lists_order_sign_and_order_select_services() {
             "medicationRequests",
             "medicationStatements",
             "medicationAdministrations",
+            "allergyIntolerances",
         ] {
             assert!(prefetch.contains_key(key), "{key}");
         }

@@ -82,7 +82,8 @@ async fn endless_next_links_stop_at_the_page_limit() {
         .iter()
         .filter(|r| r.url.path() == "/fhir/Observation")
         .count();
-    assert_eq!(observation_calls, 5);
+    // Two keys search Observation (observations and observationPanels): 5 pages each.
+    assert_eq!(observation_calls, 10);
 }
 
 #[tokio::test]

@@ -209,6 +209,8 @@ impl Scenario {
             "medicationRequests": searchset(self.of_type("MedicationRequest")),
             "medicationStatements": searchset(self.of_type("MedicationStatement")),
             "medicationAdministrations": searchset(self.of_type("MedicationAdministration")),
+            "allergyIntolerances": searchset(self.of_type("AllergyIntolerance")),
+            "observationPanels": searchset(self.of_type("Observation").into_iter().filter(|o| o.get("component").is_some()).collect()),
         })
     }
 
@@ -257,6 +259,7 @@ impl Scenario {
             "MedicationRequest",
             "MedicationStatement",
             "MedicationAdministration",
+            "AllergyIntolerance",
         ] {
             Mock::given(method("GET"))
                 .and(path(format!("/fhir/{t}")))

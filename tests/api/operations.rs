@@ -50,9 +50,9 @@ async fn metrics_count_requests_fhir_calls_and_cards() {
         line(r#"omalizumab_cds_http_requests_total{method="GET",route="/cds-services",status="401"}"#).ends_with(" 1")
     );
     assert!(line(r#"omalizumab_cds_cards_total{indicator="warning"}"#).ends_with(" 1"));
-    // Six prefetch keys fetched, each one call.
+    // Eight prefetch keys fetched, each one call.
     assert!(
-        line(r#"omalizumab_cds_fhir_calls_total{outcome="ok"}"#).ends_with(" 6"),
+        line(r#"omalizumab_cds_fhir_calls_total{outcome="ok"}"#).ends_with(" 8"),
         "{text}"
     );
     assert!(text.contains("omalizumab_cds_fhir_call_seconds_bucket"));

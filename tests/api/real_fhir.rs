@@ -167,7 +167,7 @@ async fn check_gives_the_same_card_as_the_hook() {
     assert_eq!(extension(card)["recommendedDose"], json!({"mg": 225, "everyWeeks": 2}));
     let text = omalizumab_cds::present::hook_result_text(&checked);
     assert!(
-        text.contains(checked_card.summary.as_str()) && text.contains("80.0 kg"),
+        text.contains(checked_card.summary.as_str()) && text.contains("weight:     80 kg"),
         "{text}"
     );
 }
