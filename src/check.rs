@@ -26,6 +26,9 @@ pub struct CheckOrder {
     /// An ICD-10-CM code the order gives as its reason (`J45.50`), if any.
     pub indication: Option<String>,
     pub timeout: Duration,
+    /// The day to judge the chart as of (the order's date): today when None, so that a
+    /// historical chart can be checked as it stood.
+    pub as_of: Option<chrono::NaiveDate>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -148,7 +151,7 @@ pub async fn run(settings: &Settings, order: &CheckOrder) -> Result<HookResult, 
         deadline: order.timeout,
         limits: settings.limits,
     };
-    let today = chrono::Utc::now().date_naive();
+    let today = order.as_of.unwrap_or_else(|| chrono::Utc::now().date_naive());
     let body =
         serde_json::to_vec(&hook_request(order, &drug_name, today)).map_err(|e| CheckError::Setup(e.to_string()))?;
     run_hook(&engine, &service_id, &body, today)

@@ -47,6 +47,10 @@ pub enum Command {
         /// How long the FHIR server may take, in seconds (public sandboxes are slow).
         #[arg(long, env = "CDS_CHECK_TIMEOUT_SECS", default_value_t = 20)]
         timeout_secs: u64,
+        /// Judge the chart as of this day (YYYY-MM-DD; the order's date): weights, IgE and
+        /// ages as they stood then. Default: today.
+        #[arg(long)]
+        date: Option<chrono::NaiveDate>,
     },
     /// Run the CDS Hooks service (settings from CDS_* environment variables).
     Serve,
@@ -71,6 +75,7 @@ pub fn run(cli: Cli) -> Result<(), String> {
             every_weeks,
             indication,
             timeout_secs,
+            date,
         } => check(crate::check::CheckOrder {
             fhir_server,
             patient,
@@ -79,6 +84,7 @@ pub fn run(cli: Cli) -> Result<(), String> {
             every_weeks,
             indication,
             timeout: std::time::Duration::from_secs(timeout_secs),
+            as_of: date,
         }),
         Command::Serve => serve(),
         Command::Report => report(),

@@ -1,4 +1,5 @@
 use super::*;
+use crate::facts::{DoseReading, OrderedInterval};
 use crate::profile::Catalog;
 use serde_json::json;
 
@@ -164,4 +165,140 @@ fn selections_limit_the_orders_and_reasons_are_read() {
         vec![Code::new("icd10cm", "L50.1"), Code::new("icd10cm", "J45.50")]
     );
     assert_eq!(a.reason_references, vec!["Condition/77".to_string()]);
+}
+
+fn epic_dose(kind: &str, value: f64, unit: &str) -> Value {
+    json!({"type": {"coding": [{"system": "http://epic.com/CodeSystem/dose-rate-type", "code": kind}], "text": kind},
+           "doseQuantity": {"value": value, "unit": unit, "system": "http://unitsofmeasure.org", "code": unit}})
+}
+
+fn order_with_dosage(medication: Value, dosage: Value) -> OrderFacts {
+    let mut r = json!({"resourceType": "MedicationRequest", "id": "o", "status": "draft", "intent": "order",
+        "subject": {"reference": "Patient/p"}, "authoredOn": "2026-11-23", "dosageInstruction": [dosage]});
+    for (k, v) in medication.as_object().unwrap() {
+        r[k] = v.clone();
+    }
+    recognise(&bundle(vec![r])).remove(0)
+}
+
+#[test]
+fn epic_typed_dose_entries_prefer_ordered_over_an_admin_amount_in_ml_listed_first() {
+    let o = order_with_dosage(
+        json!({"medicationCodeableConcept": {"text": "OMALIZUMAB 150 MG SC SOLR"}}),
+        json!({"doseAndRate": [epic_dose("admin-amount", 2.4, "mL"), epic_dose("calculated", 300.0, "mg"), epic_dose("ordered", 300.0, "mg")],
+               "timing": {"repeat": {"frequency": 1, "period": 4, "periodUnit": "wk"}, "code": {"text": "Every 28 days"}}}),
+    );
+    assert_eq!(
+        o.dose,
+        OrderedDose::Mg {
+            mg: 300.0,
+            read_from: DoseReading::Quantity
+        }
+    );
+    // Ordered beats calculated when they differ; an untyped mass dose is still read.
+    let o = order_with_dosage(
+        json!({"medicationCodeableConcept": {"text": "omalizumab"}}),
+        json!({"doseAndRate": [epic_dose("calculated", 150.0, "mg"), epic_dose("ordered", 300.0, "mg")]}),
+    );
+    assert_eq!(o.dose.mg(), Some(300.0));
+}
+
+#[test]
+fn oracle_ml_dose_is_read_through_the_strength_and_timing_code_gives_the_interval() {
+    let o = order_with_dosage(
+        json!({"medicationCodeableConcept": {"text": "omalizumab 150 mg/mL prefilled syringe"}}),
+        json!({"text": "300 mg = 2 mL, Subcutaneous, every 4 weeks",
+               "timing": {"repeat": {"boundsPeriod": {"start": "2026-11-23"}},
+                          "code": {"coding": [{"system": "https://fhir.cerner.com/x/codeSet/4003", "code": "1", "display": "every 4 weeks"}], "text": "every 4 weeks"}},
+               "doseAndRate": [{"doseQuantity": {"value": 2, "unit": "mL", "system": "http://unitsofmeasure.org", "code": "mL"}}]}),
+    );
+    assert_eq!(
+        o.dose,
+        OrderedDose::Mg {
+            mg: 300.0,
+            read_from: DoseReading::Volume
+        }
+    );
+    assert_eq!(
+        o.interval,
+        OrderedInterval::Read {
+            interval: Interval::Weeks(4),
+            from_sig: false
+        }
+    );
+    // The reconstituted vial is 150 mg in 1.2 mL: 2.4 mL from vials is 300 mg.
+    let o = order_with_dosage(
+        json!({"medicationCodeableConcept": {"text": "OMALIZUMAB 150 MG SC SOLR"}}),
+        json!({"doseAndRate": [{"doseQuantity": {"value": 2.4, "unit": "mL"}}], "timing": {"code": {"text": "every 4 hr"}}}),
+    );
+    assert_eq!(
+        o.dose,
+        OrderedDose::Mg {
+            mg: 300.0,
+            read_from: DoseReading::Volume
+        }
+    );
+    assert_eq!(o.interval, OrderedInterval::Unreadable);
+    // A volume that disagrees with the sig's mg is not read at all.
+    let o = order_with_dosage(
+        json!({"medicationCodeableConcept": {"text": "omalizumab prefilled syringe"}}),
+        json!({"text": "150 mg", "doseAndRate": [{"doseQuantity": {"value": 2, "unit": "mL"}}]}),
+    );
+    assert!(matches!(o.dose, OrderedDose::Unreadable { .. }));
+}
+
+#[test]
+fn a_sig_only_order_is_read_from_the_sig_and_says_so() {
+    let o = order_with_dosage(
+        json!({"medicationCodeableConcept": {"text": "Xolair"}}),
+        json!({"text": "Inject 300 mg subcutaneously every 4 weeks"}),
+    );
+    assert_eq!(
+        o.dose,
+        OrderedDose::Mg {
+            mg: 300.0,
+            read_from: DoseReading::Sig
+        }
+    );
+    assert_eq!(
+        o.interval,
+        OrderedInterval::Read {
+            interval: Interval::Weeks(4),
+            from_sig: true
+        }
+    );
+    let o = order_with_dosage(
+        json!({"medicationCodeableConcept": {"text": "Xolair"}}),
+        json!({"text": "Inject as directed"}),
+    );
+    assert_eq!(o.dose, OrderedDose::Missing);
+    assert_eq!(o.interval, OrderedInterval::Missing);
+    // A megagram is not a milligram: the dose is there but unreadable, never missing.
+    let o = order_with_dosage(
+        json!({"medicationCodeableConcept": {"text": "Xolair"}}),
+        json!({"doseAndRate": [{"doseQuantity": {"value": 300, "unit": "Mg", "system": "http://unitsofmeasure.org", "code": "Mg"}}]}),
+    );
+    assert_eq!(
+        o.dose,
+        OrderedDose::Unreadable {
+            as_written: "300 Mg".into()
+        }
+    );
+}
+
+#[test]
+fn a_renewed_order_carries_the_start_of_its_therapy() {
+    let o = order_with_dosage(
+        json!({"medicationCodeableConcept": {"text": "Xolair"}}),
+        json!({"timing": {"repeat": {"boundsPeriod": {"start": "2023-01-10"}, "frequency": 1, "period": 4, "periodUnit": "wk"}}}),
+    );
+    assert_eq!(o.therapy_start, chrono::NaiveDate::from_ymd_opt(2023, 1, 10));
+    let o = order_with_dosage(
+        json!({"medicationCodeableConcept": {"text": "Xolair"}}),
+        json!({"timing": {"repeat": {"boundsPeriod": {"start": "2026-12-01"}, "frequency": 1, "period": 4, "periodUnit": "wk"}}}),
+    );
+    assert_eq!(
+        o.therapy_start, None,
+        "a start after the order date is a plan, not history"
+    );
 }

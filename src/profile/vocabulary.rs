@@ -295,8 +295,12 @@ mod tests {
             route_classes(routes, &[], "", "FLUTICASONE-SALMETEROL 113-14 MCG/ACT IN AEPB"),
             ["inhaled"]
         );
-        // The route as the order states it wins over the name.
+        // The route as the order codes or states it wins over the name.
         assert_eq!(route_classes(routes, &[], "nasal", "fluticasone IN AEPB"), ["nasal"]);
+        assert_eq!(
+            route_classes(routes, &[Code::new("snomed", "46713006")], "", "fluticasone IN AEPB"),
+            ["nasal"]
+        );
         assert!(route_classes(routes, &[], "", "fluticasone 44 mcg").is_empty());
         // Lower-case "in" in a name is a word, not an abbreviation.
         assert!(route_classes(routes, &[], "", "sodium chloride in water").is_empty());

@@ -718,6 +718,33 @@ mod tests {
     }
 
     #[test]
+    fn numbers_are_shown_once_as_a_clinician_writes_them() {
+        use crate::rules::{LabValue, WeightValue};
+        let lb = WeightValue {
+            kg: 185.0 * 0.45359237,
+            date: None,
+            charted: Some((185.0, "[lb_av]".into())),
+        };
+        assert_eq!(weight_text(&lb), "185 [lb_av] = 83.9 kg");
+        let kg = WeightValue {
+            kg: 79.96,
+            date: None,
+            charted: None,
+        };
+        assert_eq!(weight_text(&kg), "80 kg");
+        let ige = |value, bound| LabValue {
+            value,
+            bound,
+            date: None,
+        };
+        assert_eq!(ige_text(&ige(250.4, None)), "250 IU/mL");
+        assert_eq!(
+            ige_text(&ige(2000.0, Some(crate::facts::Comparator::Above))),
+            ">2000 IU/mL"
+        );
+    }
+
+    #[test]
     fn options_read_naturally() {
         let d = |mg| Dose {
             mg,

@@ -803,3 +803,296 @@ fn ocrelizumab_profile_works_from_data_alone() {
 }
 
 use chrono::Datelike;
+
+// ---- Real chart shapes (issue 12) -----------------------------------------------------
+
+use crate::facts::{AllergyFact, Comparator};
+use crate::vocab::Reading;
+
+impl Patient {
+    fn lab(mut self, code: &str, value: ObservedValue, status: ResultStatus, on: &str) -> Self {
+        self.facts.observations.push(ObservationFact {
+            codes: vec![Code::new("loinc", code)],
+            text: String::new(),
+            status,
+            value,
+            interpretation: Vec::new(),
+            reference_high: None,
+            date: Some(date(on)),
+        });
+        self
+    }
+    fn condition_as_charted(mut self, system: &str, code: &str, text: &str) -> Self {
+        self.facts.conditions.push(ConditionFact {
+            reference: None,
+            codes: vec![Code::new(system, code)],
+            text: text.into(),
+            active: true,
+        });
+        self
+    }
+}
+
+fn kul(value: f64) -> ObservedValue {
+    ObservedValue::Quantity(Quantity {
+        value,
+        unit: "kU/L".into(),
+    })
+}
+
+#[test]
+fn snomed_severity_decides_and_the_card_shows_the_charts_own_diagnosis() {
+    let base = || Patient::new(35).weight(80.0).ige(250.0).asthma_documented();
+    let severe = base().condition_as_charted("snomed", "426656000", "Severe persistent asthma");
+    let a = run(&severe, &order(Some(225.0), Some(2)));
+    assert_eq!(a.indication.as_ref().map(|i| i.id.as_str()), Some("asthma"));
+    assert!(a.gaps.is_empty(), "{:?}", a.gaps);
+    for (code, text) in [
+        ("195967001", "Asthma"),
+        ("427679007", "Mild intermittent asthma"),
+        ("233678006", "Childhood asthma"),
+    ] {
+        let p = base().condition_as_charted("snomed", code, text);
+        let a = run(&p, &order(Some(225.0), Some(2)));
+        assert_eq!(a.gaps, vec![DocumentationGap::DiagnosisNonspecific], "{code}");
+        let shown = crate::render::diagnosis_text(a.indication.as_ref().unwrap());
+        assert_eq!(
+            shown,
+            format!("{text} (SNOMED CT {code})"),
+            "never the label's own words"
+        );
+    }
+}
+
+#[test]
+fn a_food_allergy_recorded_as_allergyintolerance_is_the_indication_an_intolerance_is_not() {
+    let allergy = |kind: Option<&str>, categories: Vec<&str>, code: &str| AllergyFact {
+        reference: None,
+        codes: vec![Code::new("snomed", code)],
+        text: "Peanut".into(),
+        categories: categories.into_iter().map(String::from).collect(),
+        kind: kind.map(String::from),
+        active: true,
+    };
+    let with = |a: AllergyFact| {
+        let mut p = Patient::new(10).weight(40.0).ige(300.0);
+        p.facts.allergies.push(a);
+        run(&p, &order(Some(300.0), Some(4)))
+    };
+    let a = with(allergy(Some("allergy"), vec!["food"], "762952008"));
+    assert_eq!(a.indication.map(|i| i.id), Some("food-allergy".to_string()));
+    // Synthea's food substance code counts even without the category.
+    let a = with(allergy(None, vec![], "762952008"));
+    assert_eq!(a.indication.map(|i| i.id), Some("food-allergy".to_string()));
+    let a = with(allergy(Some("intolerance"), vec!["food"], "762952008"));
+    assert_eq!(a.indication, None);
+    assert!(a.gaps.contains(&DocumentationGap::DiagnosisMissing));
+    let mut inactive = allergy(Some("allergy"), vec!["food"], "762952008");
+    inactive.active = false;
+    assert_eq!(with(inactive).indication, None);
+}
+
+#[test]
+fn an_ige_reported_as_a_bound_is_out_of_range_not_missing_and_no_test_is_reordered() {
+    let above = ObservedValue::Bound {
+        comparator: Comparator::Above,
+        quantity: Quantity {
+            value: 2000.0,
+            unit: String::new(),
+        },
+    };
+    let p = Patient::new(35)
+        .weight(80.0)
+        .lab("19113-0", above, ResultStatus::Result, "2026-10-01")
+        .condition("icd10cm", "J45.50")
+        .asthma_documented();
+    let a = run(&p, &order(Some(375.0), Some(2)));
+    assert_eq!(a.reasons, vec![Reason::IgeAboveRange]);
+    assert_eq!(a.readings, vec![Reading::IgeBound]);
+    assert!(!a.gaps.contains(&DocumentationGap::IgeMissing));
+    assert!(a.labs_to_order.is_empty());
+    assert_eq!(a.dose_matches, Some(false));
+    // A bound inside the table says nothing about the row: undetermined, not missing.
+    let inside = ObservedValue::Bound {
+        comparator: Comparator::Above,
+        quantity: Quantity {
+            value: 500.0,
+            unit: "kU/L".into(),
+        },
+    };
+    let p = Patient::new(35)
+        .weight(80.0)
+        .lab("19113-0", inside, ResultStatus::Result, "2026-10-01")
+        .condition("icd10cm", "J45.50")
+        .asthma_documented();
+    let a = run(&p, &order(Some(375.0), Some(2)));
+    assert_eq!(a.eligibility, Eligibility::Undetermined);
+    assert!(matches!(a.dose, DoseFinding::LabBoundInRange { .. }));
+    assert!(a.gaps.is_empty(), "{:?}", a.gaps);
+    // "<2" is below the table.
+    let below = ObservedValue::Bound {
+        comparator: Comparator::Below,
+        quantity: Quantity {
+            value: 2.0,
+            unit: "kU/L".into(),
+        },
+    };
+    let p = Patient::new(35)
+        .weight(80.0)
+        .lab("19113-0", below, ResultStatus::Result, "2026-10-01")
+        .condition("icd10cm", "J45.50");
+    assert_eq!(
+        run(&p, &order(Some(150.0), Some(4))).reasons,
+        vec![Reason::IgeBelowRange]
+    );
+}
+
+#[test]
+fn a_newer_preliminary_ige_is_mentioned_never_used() {
+    let p = Patient::new(35)
+        .weight(80.0)
+        .ige(250.0)
+        .lab("19113-0", kul(900.0), ResultStatus::Pending, "2026-11-20")
+        .condition("icd10cm", "J45.50")
+        .asthma_documented();
+    let a = run(&p, &order(Some(225.0), Some(2)));
+    assert_eq!(a.baseline_lab.map(|l| l.value), Some(250.0));
+    assert_eq!(a.readings, vec![Reading::IgePreliminaryNewer]);
+    assert_eq!(a.dose_matches, Some(true));
+    // Only a preliminary value: the IgE is missing, but a test is pending, so none is ordered.
+    let p = Patient::new(35)
+        .weight(80.0)
+        .lab("19113-0", kul(900.0), ResultStatus::Pending, "2026-11-20")
+        .condition("icd10cm", "J45.50");
+    let a = run(&p, &order(Some(225.0), Some(2)));
+    assert!(a.gaps.contains(&DocumentationGap::IgeMissing));
+    assert!(a.labs_to_order.is_empty());
+}
+
+#[test]
+fn an_aeroallergen_test_counts_only_when_positive() {
+    let base = || {
+        Patient::new(35)
+            .weight(80.0)
+            .ige(250.0)
+            .condition("icd10cm", "J45.50")
+            .medication(
+                MedicationRecordKind::Request,
+                "fluticasone/salmeterol inhaler",
+                "2026-01-01",
+                true,
+            )
+    };
+    let gap = DocumentationGap::Requirement("aeroallergen-test-missing".into());
+    let negatives = base().lab("6095-4", kul(0.21), ResultStatus::Result, "2026-09-09").lab(
+        "6833-8",
+        kul(0.1),
+        ResultStatus::Result,
+        "2026-09-09",
+    );
+    assert!(run(&negatives, &order(Some(225.0), Some(2))).gaps.contains(&gap));
+    let positive = base().lab("6833-8", kul(0.35), ResultStatus::Result, "2026-09-09");
+    assert!(!run(&positive, &order(Some(225.0), Some(2))).gaps.contains(&gap));
+    // The lab's own cut-off wins over the default; an H interpretation is positive.
+    let mut below_lab_cutoff = base().lab("6095-4", kul(0.5), ResultStatus::Result, "2026-09-09");
+    below_lab_cutoff.facts.observations.last_mut().unwrap().reference_high = Some(Quantity {
+        value: 0.7,
+        unit: "kU/L".into(),
+    });
+    assert!(run(&below_lab_cutoff, &order(Some(225.0), Some(2))).gaps.contains(&gap));
+    let mut flagged = base().lab(
+        "6095-4",
+        ObservedValue::Text("positive".into()),
+        ResultStatus::Result,
+        "2026-09-09",
+    );
+    flagged.facts.observations.last_mut().unwrap().interpretation = vec!["H".into()];
+    assert!(!run(&flagged, &order(Some(225.0), Some(2))).gaps.contains(&gap));
+    // A result whose value cannot be read is not "no test": it says so instead.
+    let unreadable = base().lab(
+        "6095-4",
+        ObservedValue::Text("see scanned report".into()),
+        ResultStatus::Result,
+        "2026-09-09",
+    );
+    let a = run(&unreadable, &order(Some(225.0), Some(2)));
+    assert!(!a.gaps.contains(&gap));
+    assert_eq!(a.readings, vec![Reading::AllergenTestUnreadable]);
+}
+
+#[test]
+fn a_nasal_steroid_is_not_an_asthma_controller_but_is_a_nasal_corticosteroid() {
+    let controller_gap = DocumentationGap::Requirement("controller-therapy-missing".into());
+    let nasal = "fluticasone propionate 50 MCG/ACT NA SUSP";
+    let asthma = Patient::new(35)
+        .weight(80.0)
+        .ige(250.0)
+        .condition("icd10cm", "J45.50")
+        .observation("loinc", "6095-4", 3.2, "kU/L", "2026-01-10")
+        .medication(MedicationRecordKind::Request, nasal, "2026-01-01", true);
+    assert!(
+        run(&asthma, &order(Some(225.0), Some(2)))
+            .gaps
+            .contains(&controller_gap)
+    );
+    let inhaled = Patient::new(35)
+        .weight(80.0)
+        .ige(250.0)
+        .condition("icd10cm", "J45.50")
+        .observation("loinc", "6095-4", 3.2, "kU/L", "2026-01-10")
+        .medication(
+            MedicationRecordKind::Request,
+            "FLUTICASONE-SALMETEROL 113-14 MCG/ACT IN AEPB",
+            "2026-01-01",
+            true,
+        );
+    assert!(
+        !run(&inhaled, &order(Some(225.0), Some(2)))
+            .gaps
+            .contains(&controller_gap)
+    );
+    let crswnp = Patient::new(40)
+        .weight(80.0)
+        .ige(250.0)
+        .condition("icd10cm", "J33.9")
+        .medication(MedicationRecordKind::Request, nasal, "2026-01-01", true);
+    let a = run(&crswnp, &order(Some(300.0), Some(4)));
+    assert!(
+        !a.gaps
+            .contains(&DocumentationGap::Requirement("nasal-corticosteroid-missing".into())),
+        "{:?}",
+        a.gaps
+    );
+}
+
+#[test]
+fn an_ige_drawn_after_a_renewed_orders_therapy_start_is_not_pretreatment() {
+    let p = Patient::new(35)
+        .weight(80.0)
+        .observation("loinc", "19113-0", 250.0, "kU/L", "2023-06-01")
+        .condition("icd10cm", "J45.50")
+        .asthma_documented();
+    let mut renewal = order(Some(225.0), Some(2));
+    renewal.therapy_start = Some(date("2023-01-10"));
+    let a = run(&p, &renewal);
+    assert!(a.gaps.contains(&DocumentationGap::IgeNotPretreatment));
+    assert!(a.safety.iter().all(|s| *s != SafetyAdvice::FirstDose));
+    let p = p.observation("loinc", "19113-0", 180.0, "kU/L", "2022-12-01");
+    let a = run(&p, &renewal);
+    assert_eq!(a.baseline_lab.map(|l| l.value), Some(180.0));
+}
+
+#[test]
+fn a_vial_named_by_the_orders_dose_form_bills_the_discarded_part() {
+    let p = asthma_adult(80.0, 250.0);
+    let mut o = order(Some(225.0), Some(2));
+    o.text = "omalizumab 150 mg sc solr".into();
+    let b = run(&p, &o).billing;
+    assert_eq!((b.modifier.as_deref(), b.discarded_units), (Some("JW"), Some(15)));
+    o.dose = OrderedDose::Mg {
+        mg: 300.0,
+        read_from: DoseReading::Quantity,
+    };
+    let b = run(&p, &o).billing;
+    assert_eq!((b.modifier.as_deref(), b.discarded_units), (Some("JZ"), Some(0)));
+}

@@ -134,7 +134,26 @@ fn check_order(base: &str, patient: &str, token: Option<&str>) -> omalizumab_cds
         every_weeks: 4,
         indication: None,
         timeout: std::time::Duration::from_secs(10),
+        as_of: None,
     }
+}
+
+// `check --date` judges the chart as it stood that day: a weight charted later is not seen.
+#[tokio::test]
+async fn check_judges_a_chart_as_of_a_given_day() {
+    let fhir = real_fhir().await;
+    let mut order = check_order(&fhir.base, "asthma-mismatch", Some(TOKEN));
+    let today = omalizumab_cds::check::run(&offline_settings(), &order).await.unwrap();
+    assert_eq!(
+        extension(&serde_json::to_value(&today.response.cards[0]).unwrap())["eligibility"],
+        "eligible"
+    );
+    // The chart's weight is dated 2026-11-01 and its IgE 2026-10-01.
+    order.as_of = chrono::NaiveDate::from_ymd_opt(2026, 10, 15);
+    let then = omalizumab_cds::check::run(&offline_settings(), &order).await.unwrap();
+    let ext = extension(&serde_json::to_value(&then.response.cards[0]).unwrap()).clone();
+    assert_eq!(ext["eligibility"], "undetermined", "{ext}");
+    assert_eq!(ext["gaps"][0], "weight-missing", "{ext}");
 }
 
 fn offline_settings() -> omalizumab_cds::config::Settings {
