@@ -12,11 +12,11 @@ use tokio::time::Instant;
 use crate::error::ApiError;
 use crate::facts::extract::patient_facts;
 use crate::facts::orders::recognise_orders;
-use crate::facts::prefilter::may_matter;
+use crate::facts::prefilter::{may_matter, names_patient};
 use crate::fhir::client::FhirClient;
 use crate::fhir::parse::parse_value_owned;
 use crate::gather::{FhirAccess, FhirAllowlist, GatherError, gather};
-use crate::hooks::limits::RequestLimits;
+use crate::hooks::limits::{RequestLimits, resource_count};
 use crate::hooks::request::{self, HookRequest, RequestError};
 use crate::hooks::response::{CdsResponse, Discovery, ServiceDescriptor};
 use crate::profile::{Catalog, Profile, Service};
@@ -93,6 +93,8 @@ pub struct HookOutcome {
     pub orders: usize,
     pub fetched_keys: Vec<String>,
     pub unreadable_entries: usize,
+    /// Entries the FHIR server or prefetch gave that name another patient: not used.
+    pub other_patient_entries: usize,
     pub indicators: Vec<&'static str>,
     /// The profile's rules version, when a profile's drug was ordered.
     pub rules_version: Option<String>,
@@ -177,6 +179,21 @@ pub async fn run_hook(
         GatherError::Unavailable(_) => ApiError::DataUnavailable(e.to_string()),
     })?;
     outcome.fetched_keys = std::mem::take(&mut gathered.fetched_keys);
+    // What was fetched is bounded as the prefetch is, and parsing is work the deadline
+    // covers too: a server that sends 20,000 entries, or answers just in time, must not
+    // hold a worker past the hook's deadline.
+    let gathered_count = resource_count(gathered.values.iter());
+    if gathered_count > engine.limits.max_prefetch_resources {
+        return Err(ApiError::DataUnavailable(format!(
+            "the chart gathered holds {gathered_count} resources; at most {} are read (CDS_MAX_PREFETCH_RESOURCES)",
+            engine.limits.max_prefetch_resources
+        )));
+    }
+    if Instant::now() >= started + engine.deadline {
+        return Err(ApiError::DataUnavailable(
+            "the hook's deadline passed before the chart could be read".into(),
+        ));
+    }
 
     let mut resources = Vec::new();
     let mut unreadable = 0;
@@ -189,13 +206,25 @@ pub async fn run_hook(
         }
         _ => true,
     };
+    let other_patient = std::cell::Cell::new(0usize);
+    let theirs = |r: &serde_json::Value| {
+        let ours = names_patient(r, &ctx.patient_id);
+        if !ours {
+            other_patient.set(other_patient.get() + 1);
+        }
+        ours
+    };
     for v in std::mem::take(&mut gathered.values) {
-        let parsed = parse_value_owned(v, |r| first_time(r) && may_matter(r, profile, &catalog.systems));
+        let parsed = parse_value_owned(v, |r| {
+            first_time(r) && theirs(r) && may_matter(r, profile, &catalog.systems)
+        });
         unreadable += parsed.unreadable;
         resources.extend(parsed.resources);
     }
-    let facts = patient_facts(&resources, unreadable, &catalog.systems);
+    let mut facts = patient_facts(&resources, unreadable, &catalog.systems);
+    facts.other_patient_entries = other_patient.get();
     outcome.unreadable_entries = unreadable;
+    outcome.other_patient_entries = other_patient.get();
 
     let mut cards = Vec::new();
     let mut assessments = Vec::new();

@@ -23,6 +23,8 @@ pub struct PatientFacts {
     pub medications: Vec<MedicationFact>,
     /// Chart entries that could not be parsed and were skipped.
     pub unreadable_entries: usize,
+    /// Entries that name another patient (or none): dropped before any rule saw them.
+    pub other_patient_entries: usize,
 }
 
 /// Whether a laboratory value is a result yet (FHIR R4 observation-status).

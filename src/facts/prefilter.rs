@@ -11,6 +11,30 @@ use serde_json::Value;
 
 use crate::profile::{Code, CodeSystems, Profile};
 
+/// Whether a resource is the context patient's: a Patient with that id, or a clinical
+/// resource whose subject (AllergyIntolerance: patient) is `Patient/<that id>`. A lenient
+/// server that ignores `patient=`, or a hostile one, can return another patient's chart:
+/// nothing of it may reach a card. A clinical resource naming no patient cannot be shown
+/// to be this patient's and is not used either. Resources that name no patient by design
+/// (Medication) are kept.
+pub fn names_patient(resource: &Value, patient_id: &str) -> bool {
+    let field = match resource.get("resourceType").and_then(Value::as_str) {
+        Some("Patient") => return resource.get("id").and_then(Value::as_str) == Some(patient_id),
+        Some("AllergyIntolerance") => "patient",
+        Some(
+            "Observation" | "Condition" | "MedicationRequest" | "MedicationStatement" | "MedicationAdministration",
+        ) => "subject",
+        _ => return true,
+    };
+    resource
+        .pointer(&format!("/{field}/reference"))
+        .and_then(Value::as_str)
+        .is_some_and(|r| {
+            let r = r.split(['?', '#']).next().unwrap_or(r);
+            crate::facts::extract::tail_reference(r) == format!("Patient/{patient_id}")
+        })
+}
+
 /// False only for an Observation whose every coding is readable and names a code that
 /// no observation set of the profile lists.
 pub fn may_matter(resource: &Value, profile: &Profile, systems: &CodeSystems) -> bool {
@@ -123,6 +147,33 @@ mod tests {
         assert!(matters(&panel));
         panel["component"] = json!([{"code": {"coding": [unlisted_coding()]}}]);
         assert!(!matters(&panel));
+    }
+
+    #[test]
+    fn only_the_context_patients_resources_are_used() {
+        use super::names_patient;
+        let obs = |subject: Value| json!({"resourceType": "Observation", "subject": subject});
+        assert!(names_patient(&json!({"resourceType": "Patient", "id": "p1"}), "p1"));
+        assert!(!names_patient(&json!({"resourceType": "Patient", "id": "p2"}), "p1"));
+        assert!(names_patient(&obs(json!({"reference": "Patient/p1"})), "p1"));
+        assert!(names_patient(
+            &obs(json!({"reference": "https://ehr.example/fhir/Patient/p1"})),
+            "p1"
+        ));
+        assert!(!names_patient(&obs(json!({"reference": "Patient/p2"})), "p1"));
+        assert!(!names_patient(&obs(json!({"reference": "Patient/p10"})), "p1"));
+        assert!(!names_patient(&obs(json!({"reference": "Group/p1"})), "p1"));
+        assert!(!names_patient(&obs(json!({"display": "p1"})), "p1"));
+        assert!(!names_patient(&json!({"resourceType": "Condition"}), "p1"));
+        assert!(names_patient(
+            &json!({"resourceType": "AllergyIntolerance", "patient": {"reference": "Patient/p1"}}),
+            "p1"
+        ));
+        assert!(!names_patient(
+            &json!({"resourceType": "AllergyIntolerance", "patient": {"reference": "Patient/p2"}}),
+            "p1"
+        ));
+        assert!(names_patient(&json!({"resourceType": "Medication", "id": "m"}), "p1"));
     }
 
     #[test]

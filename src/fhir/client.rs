@@ -171,14 +171,32 @@ impl FhirClient {
 }
 
 /// `base` + `relative`, keeping the base's path (`https://h/fhir` + `Patient/1`).
+///
+/// The path is built segment by segment, never by resolving text: an empty, `.` or `..`
+/// segment is refused (a `Patient/{{context.patientId}}` rendered with `..` or nothing
+/// must not become a search of every patient), and each segment is percent-encoded.
 pub fn join(base: &Url, relative: &str) -> Result<Url, FetchError> {
-    let mut base = base.clone();
-    if !base.path().ends_with('/') {
-        base.set_path(&format!("{}/", base.path()));
-    }
     let relative = relative.trim_start_matches('/');
-    let joined = base.join(relative).map_err(|_| FetchError::BadUrl)?;
-    if within(&base, &joined) {
+    let (path, query) = match relative.split_once('?') {
+        Some((p, q)) => (p, Some(q)),
+        None => (relative, None),
+    };
+    let segments: Vec<&str> = path.split('/').collect();
+    if segments
+        .iter()
+        .any(|s| s.is_empty() || *s == "." || *s == ".." || s.contains(':'))
+    {
+        return Err(FetchError::BadUrl);
+    }
+    let mut joined = base.clone();
+    {
+        let mut out = joined.path_segments_mut().map_err(|_| FetchError::BadUrl)?;
+        out.pop_if_empty();
+        out.extend(segments);
+    }
+    joined.set_query(query);
+    joined.set_fragment(None);
+    if within(base, &joined) {
         Ok(joined)
     } else {
         Err(FetchError::BadUrl)
@@ -224,6 +242,27 @@ mod tests {
         );
         assert!(join(&base, "../../admin").is_err());
         assert!(join(&base, "https://evil.example/fhir/r4/Patient/1").is_err());
+    }
+
+    #[test]
+    fn a_rendered_template_with_an_empty_or_dot_id_is_refused() {
+        let base = u("https://ehr.example/fhir");
+        for bad in [
+            "Patient/",
+            "Patient/.",
+            "Patient/..",
+            "Patient/../Patient",
+            "Patient//1",
+            "Patient/x:y",
+        ] {
+            assert!(join(&base, bad).is_err(), "{bad}");
+        }
+        // A segment is encoded, never read as a path or a query.
+        assert_eq!(join(&base, "Patient/a b").unwrap().path(), "/fhir/Patient/a%20b");
+        assert_eq!(
+            join(&u("https://ehr.example/fhir/"), "Patient/1").unwrap().path(),
+            "/fhir/Patient/1"
+        );
     }
 
     #[test]

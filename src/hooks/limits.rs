@@ -57,8 +57,12 @@ pub fn json_depth_within(body: &[u8], max: usize) -> bool {
 
 /// Resources in a prefetch object: one per value, plus one per Bundle entry.
 pub fn prefetch_resource_count(prefetch: &Map<String, Value>) -> usize {
-    prefetch
-        .values()
+    resource_count(prefetch.values())
+}
+
+/// Resources in prefetch values or fetched pages: one per value, plus one per Bundle entry.
+pub fn resource_count<'a>(values: impl Iterator<Item = &'a Value>) -> usize {
+    values
         .map(|v| match v.get("entry").and_then(Value::as_array) {
             Some(entries) => 1 + entries.len(),
             None => usize::from(!v.is_null()),

@@ -246,8 +246,13 @@ fn draft_order_references(bundle: &Value) -> Vec<String> {
 }
 
 /// FHIR id: 1-64 of A-Z a-z 0-9 - .
+/// A FHIR id: 1-64 of `[A-Za-z0-9-.]`. Ids of dots only are refused: `.` and `..` are
+/// path steps, and `Patient/..` would read another resource than the patient.
 pub fn is_fhir_id(s: &str) -> bool {
-    !s.is_empty() && s.len() <= 64 && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
+    !s.is_empty()
+        && s.len() <= 64
+        && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
+        && !s.bytes().all(|b| b == b'.')
 }
 
 fn is_reference(s: &str, types: &[&str]) -> bool {
@@ -259,6 +264,16 @@ fn is_reference(s: &str, types: &[&str]) -> bool {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn ids_of_dots_only_are_not_fhir_ids() {
+        for bad in [".", "..", "...", "", "a/b", "a b"] {
+            assert!(!is_fhir_id(bad), "{bad:?}");
+        }
+        for good in ["p-1", "a.b", "eznE67YHGLl9Kd0LnPrEsp3SFrU1teYzepNzAdfh4Bh83", "1.2"] {
+            assert!(is_fhir_id(good), "{good:?}");
+        }
+    }
 
     fn body(hook: &str, context: Value) -> Vec<u8> {
         serde_json::to_vec(&json!({

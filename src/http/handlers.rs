@@ -84,6 +84,7 @@ pub async fn hook(
             span.record("orders", o.orders);
             span.record("fetched", tracing::field::debug(&o.fetched_keys));
             span.record("unreadable", o.unreadable_entries);
+            span.record("other_patient", o.other_patient_entries);
             span.record("cards", tracing::field::debug(&o.indicators));
             if let Some(rules_version) = &o.rules_version {
                 let decision = DecisionRecord {

@@ -88,6 +88,7 @@ pub async fn access_log(
         orders = Empty,
         fetched = Empty,
         unreadable = Empty,
+        other_patient = Empty,
         cards = Empty,
         refusal = Empty,
     );

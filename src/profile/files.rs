@@ -376,6 +376,10 @@ pub struct SummaryText {
     pub gaps: String,
     pub unchecked_cell: String,
     pub ok: String,
+    /// A match, but the dose or interval was read from text or a volume: confirm it.
+    pub ok_read_from_text: String,
+    /// The order's dose or schedule could not be read.
+    pub order_unreadable: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]

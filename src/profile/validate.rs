@@ -934,7 +934,7 @@ fn load_profile(
 }
 
 impl SummaryText {
-    fn fields(&self) -> [(&'static str, &str); 7] {
+    fn fields(&self) -> [(&'static str, &str); 9] {
         [
             ("ineligible", &self.ineligible),
             ("no_dose", &self.no_dose),
@@ -943,6 +943,8 @@ impl SummaryText {
             ("gaps", &self.gaps),
             ("unchecked_cell", &self.unchecked_cell),
             ("ok", &self.ok),
+            ("ok_read_from_text", &self.ok_read_from_text),
+            ("order_unreadable", &self.order_unreadable),
         ]
     }
 }

@@ -10,7 +10,7 @@ use crate::profile::{Catalog, CodingFile, Dose, Interval, Profile};
 use crate::rules::{
     Assessment, DoseFinding, Eligibility, IndicationSource, PresentationBasis, SafetyAdvice, trim_number,
 };
-use crate::vocab::Reason;
+use crate::vocab::{Reading, Reason};
 
 /// The spec's limit is "<140 characters".
 pub const SUMMARY_MAX_CHARS: usize = 139;
@@ -165,6 +165,13 @@ pub fn card(catalog: &Catalog, profile: &Profile, input: &CardInput<'_>) -> Card
             &text.summary.undetermined,
             vec![("missing", undetermined_inputs(a))],
         )
+    } else if a
+        .readings
+        .iter()
+        .any(|r| matches!(r, Reading::DoseUnreadable | Reading::IntervalUnreadable))
+    {
+        // Never a routine card for an order whose dose or schedule could not be read.
+        (Indicator::Warning, &text.summary.order_unreadable, vec![])
     } else if a.dose_matches == Some(false) {
         (Indicator::Warning, &text.summary.dose_mismatch, vec![])
     } else if matches!(a.dose, DoseFinding::Unverified { .. }) {
@@ -182,7 +189,18 @@ pub fn card(catalog: &Catalog, profile: &Profile, input: &CardInput<'_>) -> Card
         } else {
             Indicator::Info
         };
-        (ind, &text.summary.ok, vec![])
+        let read_from_text = a.readings.iter().any(|r| {
+            matches!(
+                r,
+                Reading::DoseFromSig | Reading::DoseFromVolume | Reading::IntervalFromSig
+            )
+        });
+        let template = if read_from_text {
+            &text.summary.ok_read_from_text
+        } else {
+            &text.summary.ok
+        };
+        (ind, template, vec![])
     };
     let summary = fit_summary(fill(template, &vars(extra)));
 

@@ -64,6 +64,7 @@ pub enum Note {
     IndicationAssumed,
     BaselineLabRetest,
     Unreadable,
+    OtherPatient,
 }
 
 impl Note {
@@ -73,6 +74,7 @@ impl Note {
             Note::IndicationAssumed => "indication-assumed",
             Note::BaselineLabRetest => "ige-retest",
             Note::Unreadable => "unreadable",
+            Note::OtherPatient => "other-patient",
         }
     }
 }
@@ -390,6 +392,9 @@ pub fn assess(
 
     if facts.unreadable_entries > 0 {
         notes.push(Note::Unreadable);
+    }
+    if facts.other_patient_entries > 0 {
+        notes.push(Note::OtherPatient);
     }
 
     reasons.sort();

@@ -116,3 +116,28 @@ async fn a_server_that_is_down_is_a_412_at_once() {
     assert_eq!(status, 412, "{text}");
     assert!(text.contains("could not reach"), "{text}");
 }
+
+/// Fetched resources are bounded as prefetch is: a server that answers with more entries
+/// than `CDS_MAX_PREFETCH_RESOURCES` gets a 412 before any of them is parsed.
+#[tokio::test]
+async fn a_server_that_sends_more_resources_than_the_limit_is_a_412_before_parsing() {
+    let app = spawn_app_with(&[("CDS_MAX_PREFETCH_RESOURCES", "50")]).await;
+    let s = scenario("asthma-adult-dose-mismatch");
+    s.mount(&app.fhir).await;
+    let weight = s.of_type("Observation")[0].clone();
+    let many: Vec<Value> = (0..100)
+        .map(|i| {
+            let mut w = weight.clone();
+            w["id"] = json!(format!("w{i}"));
+            w
+        })
+        .collect();
+    Mock::given(wiremock::matchers::path("/fhir/Observation"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(crate::helpers::searchset(many)))
+        .with_priority(1)
+        .mount(&app.fhir)
+        .await;
+    let (status, text) = answer(app.post_hook(SIGN, &s.order_sign(None, Some(&app.fhir_base()))).await).await;
+    assert_eq!(status, 412, "{text}");
+    assert!(text.contains("at most 50 are read"), "{text}");
+}

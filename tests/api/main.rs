@@ -15,6 +15,7 @@ mod helpers;
 mod keys;
 mod limits;
 mod operations;
+mod other_patient;
 mod outbound;
 mod prefetch;
 mod real_fhir;

@@ -191,3 +191,55 @@ async fn a_client_filling_prefetch_from_discovery_gets_the_same_assessment() {
         assert_eq!(extension(&with["cards"][0]), extension(&without["cards"][0]), "{name}");
     }
 }
+
+/// What was read with less certainty, or could not be read, is said on the card in plain
+/// words; an unreadable dose never leaves a routine card, and could-not-read is never a gap.
+#[tokio::test]
+async fn uncertain_and_unreadable_readings_are_said_on_the_card() {
+    let app = spawn_app().await;
+    let card_of = |name: &str| {
+        let s = scenario(name);
+        let body = s.order_sign(Some(s.prefetch()), None);
+        (s, body)
+    };
+    let (_, body) = card_of("epic-dose-unit-unknown-dose-unreadable");
+    let card = &cards(&app, &body).await["cards"][0];
+    assert_eq!(card["indicator"], "warning");
+    assert!(
+        card["summary"].as_str().unwrap().contains("could not be read"),
+        "{card}"
+    );
+    let detail = card["detail"].as_str().unwrap();
+    assert!(detail.contains("could not be read as mg"), "{detail}");
+    assert!(!detail.contains("dose-missing"), "{detail}");
+
+    let (_, body) = card_of("epic-sig-text-only-300mg-q4w");
+    let card = &cards(&app, &body).await["cards"][0];
+    assert!(
+        card["summary"].as_str().unwrap().contains("read from the order text"),
+        "{card}"
+    );
+    assert!(
+        card["detail"].as_str().unwrap().contains("read from the sig text"),
+        "{card}"
+    );
+
+    // The chart's own diagnosis, never the indication's label in its place.
+    let (_, body) = card_of("epic-renewal-mild-intermittent-ige-on-treatment");
+    let detail = cards(&app, &body).await["cards"][0]["detail"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(detail.contains("mild intermittent"), "{detail}");
+    assert!(
+        !detail.contains("moderate-to-severe persistent asthma (J45.21)"),
+        "{detail}"
+    );
+
+    let (_, body) = card_of("hl7-weight-185-lb-av-four-codings");
+    let detail = cards(&app, &body).await["cards"][0]["detail"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(detail.contains("185 [lb_av] = 83.9 kg"), "{detail}");
+}
