@@ -18,6 +18,8 @@ pub enum ApiError {
     UnknownService(String),
     #[error("method not allowed here")]
     MethodNotAllowed,
+    #[error("this service does not implement that method")]
+    MethodNotImplemented,
     #[error("request body larger than {0} bytes")]
     PayloadTooLarge(usize),
     #[error("{0}")]
@@ -43,6 +45,7 @@ impl ApiError {
             ApiError::UnknownService(_) => (404, "unknown-service", "not-found"),
             ApiError::NotFound => (404, "not-found", "not-found"),
             ApiError::MethodNotAllowed => (405, "method-not-allowed", "not-supported"),
+            ApiError::MethodNotImplemented => (501, "method-not-implemented", "not-supported"),
             ApiError::PayloadTooLarge(_) => (413, "payload-too-large", "too-costly"),
             ApiError::LimitExceeded(_) => (413, "limit-exceeded", "too-costly"),
             ApiError::FhirServerNotAllowed => (403, "fhir-server-not-allowed", "forbidden"),

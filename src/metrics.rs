@@ -1,6 +1,9 @@
 //! Prometheus metrics (`GET /metrics`, OpenMetrics text): requests and their latency by
 //! route, FHIR call latency and errors, cards by indicator. Labels are route patterns,
 //! statuses, error kinds and indicators: never a patient, a token or a free value.
+//! Each label takes its value from a closed set here, whatever the caller passes, so no
+//! request can add series without bound (issue 13: a label made of the raw HTTP method
+//! grew memory by hundreds of megabytes).
 
 use std::time::Duration;
 
@@ -12,7 +15,7 @@ use prometheus_client::registry::Registry;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RequestLabels {
-    method: String,
+    method: &'static str,
     route: String,
     status: u16,
 }
@@ -29,7 +32,58 @@ struct OutcomeLabels {
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct IndicatorLabels {
-    indicator: String,
+    indicator: &'static str,
+}
+
+/// The methods this service serves (OPTIONS for CORS preflights, HEAD for probes);
+/// everything else is `None` and is answered 501 before routing.
+pub fn known_method(method: &str) -> Option<&'static str> {
+    match method {
+        "GET" => Some("GET"),
+        "POST" => Some("POST"),
+        "OPTIONS" => Some("OPTIONS"),
+        "HEAD" => Some("HEAD"),
+        _ => None,
+    }
+}
+
+/// The label for a request's method: a method is a token of the caller's choosing, up
+/// to the size of the request head, so it is never copied into a label.
+pub fn method_label(method: &str) -> &'static str {
+    known_method(method).unwrap_or("other")
+}
+
+/// FHIR call outcomes are our own words, except the status, which the FHIR server
+/// chooses: keep it only in the range HTTP defines.
+fn outcome_label(outcome: &str) -> String {
+    const OWN: [&str; 8] = [
+        "ok",
+        "timeout",
+        "connect",
+        "too-large",
+        "not-json",
+        "foreign-link",
+        "too-many-pages",
+        "bad-url",
+    ];
+    let status_ok = outcome
+        .strip_prefix("status-")
+        .and_then(|s| s.parse::<u16>().ok())
+        .is_some_and(|s| (100..=599).contains(&s));
+    if OWN.contains(&outcome) || status_ok {
+        outcome.to_string()
+    } else {
+        "other".to_string()
+    }
+}
+
+fn indicator_label(indicator: &str) -> &'static str {
+    match indicator {
+        "info" => "info",
+        "warning" => "warning",
+        "critical" => "critical",
+        _ => "other",
+    }
 }
 
 /// 1 ms to about 16 s, doubling: hooks answer in milliseconds, FHIR servers in tens to
@@ -99,7 +153,7 @@ impl Metrics {
     pub fn observe_request(&self, method: &str, route: &str, status: u16, elapsed: Duration) {
         self.requests
             .get_or_create(&RequestLabels {
-                method: method.to_string(),
+                method: method_label(method),
                 route: route.to_string(),
                 status,
             })
@@ -115,7 +169,7 @@ impl Metrics {
         self.fhir_seconds.observe(elapsed.as_secs_f64());
         self.fhir_calls
             .get_or_create(&OutcomeLabels {
-                outcome: outcome.to_string(),
+                outcome: outcome_label(outcome),
             })
             .inc();
     }
@@ -123,7 +177,7 @@ impl Metrics {
     pub fn count_card(&self, indicator: &str) {
         self.cards
             .get_or_create(&IndicatorLabels {
-                indicator: indicator.to_string(),
+                indicator: indicator_label(indicator),
             })
             .inc();
     }
@@ -165,5 +219,37 @@ mod tests {
         );
         assert!(text.contains("omalizumab_cds_http_request_seconds_bucket"), "{text}");
         assert!(text.ends_with("# EOF\n"), "{text}");
+    }
+
+    #[test]
+    fn every_label_comes_from_a_closed_set() {
+        let m = Metrics::default();
+        for weird in ["PROPFIND", "get", "XXXXXXXXXXXXXXXX", ""] {
+            m.observe_request(weird, "unmatched", 501, Duration::from_millis(1));
+        }
+        m.observe_fhir_call("status-999", Duration::from_millis(1));
+        m.observe_fhir_call("status-abc", Duration::from_millis(1));
+        m.observe_fhir_call("status-404", Duration::from_millis(1));
+        m.count_card("purple");
+        let text = m.encode();
+        assert!(
+            text.contains(r#"omalizumab_cds_http_requests_total{method="other",route="unmatched",status="501"} 4"#),
+            "{text}"
+        );
+        assert!(!text.contains("PROPFIND") && !text.contains("XXXX"), "{text}");
+        assert!(
+            text.contains(r#"omalizumab_cds_fhir_calls_total{outcome="other"} 2"#),
+            "{text}"
+        );
+        assert!(
+            text.contains(r#"omalizumab_cds_fhir_calls_total{outcome="status-404"} 1"#),
+            "{text}"
+        );
+        assert!(
+            text.contains(r#"omalizumab_cds_cards_total{indicator="other"} 1"#),
+            "{text}"
+        );
+        assert_eq!(known_method("HEAD"), Some("HEAD"));
+        assert_eq!(known_method("DELETE"), None);
     }
 }
