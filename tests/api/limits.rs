@@ -69,3 +69,30 @@ async fn deep_nesting_many_orders_and_huge_prefetch_are_refused() {
         .await;
     assert_eq!(code_of(resp).await, (413, "limit-exceeded".into()));
 }
+
+/// Issue 13 item 3: an order-select request is counted before its selections are
+/// compared with its draft orders, so an oversized one is a 413 however it is built.
+#[tokio::test]
+async fn oversized_order_select_is_refused_by_count_before_selections_are_checked() {
+    let app = spawn_app_with(&[("CDS_MAX_DRAFT_ORDERS", "5")]).await;
+    app.expect_no_fhir_calls().await;
+    let s = scenario("asthma-adult-dose-mismatch");
+    let mut req = s.order_sign(Some(s.prefetch()), None);
+    req["hook"] = json!("order-select");
+    let entries: Vec<Value> = (0..2000)
+        .map(|i| json!({"resource": {"resourceType": "MedicationRequest", "id": format!("mr{i}")}}))
+        .collect();
+    let selections: Vec<String> = (0..2000).map(|i| format!("MedicationRequest/x{i}")).collect();
+    req["context"]["draftOrders"]["entry"] = json!(entries);
+    req["context"]["selections"] = json!(selections);
+    assert_eq!(
+        code_of(app.post_hook("omalizumab-order-select", &req).await).await,
+        (413, "limit-exceeded".into())
+    );
+    // Within the order count, more selections than orders are refused the same way.
+    req["context"]["draftOrders"]["entry"] = json!([{"resource": s.order}]);
+    assert_eq!(
+        code_of(app.post_hook("omalizumab-order-select", &req).await).await,
+        (413, "limit-exceeded".into())
+    );
+}
