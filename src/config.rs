@@ -147,6 +147,13 @@ impl Settings {
             if !matches!(u.scheme(), "http" | "https") || !u.has_host() {
                 return Err(err("CDS_FHIR_ALLOWED", format!("`{v}` is not an http(s) base URL")));
             }
+            // Such a base would match nothing (see fhir::client::within): say so now.
+            if crate::fhir::client::has_encoded_separator(u.path()) {
+                return Err(err(
+                    "CDS_FHIR_ALLOWED",
+                    format!("`{v}`: no percent-encoded `/`, `\\` or `.` in a base path"),
+                ));
+            }
             fhir_allowed.push(u);
         }
         let deadline_ms = number("CDS_HOOK_DEADLINE_MS", 450)?;
@@ -339,6 +346,12 @@ mod tests {
         let e = Settings::from_map(&vars(&[("CDS_AUTH", "none"), ("CDS_MAX_BODY_BYTES", "lots")])).unwrap_err();
         assert_eq!(e.name, "CDS_MAX_BODY_BYTES");
         let e = Settings::from_map(&vars(&[("CDS_AUTH", "none"), ("CDS_FHIR_ALLOWED", "ftp://x/")])).unwrap_err();
+        assert_eq!(e.name, "CDS_FHIR_ALLOWED");
+        let e = Settings::from_map(&vars(&[
+            ("CDS_AUTH", "none"),
+            ("CDS_FHIR_ALLOWED", "https://x.example/a%2fb"),
+        ]))
+        .unwrap_err();
         assert_eq!(e.name, "CDS_FHIR_ALLOWED");
         let e = Settings::from_map(&vars(&[("CDS_AUTH", "none"), ("CDS_FHIR_ALLOW_HTTP", "yes")])).unwrap_err();
         assert_eq!(e.name, "CDS_FHIR_ALLOW_HTTP");
