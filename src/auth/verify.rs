@@ -14,6 +14,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, Validation};
 use serde::Deserialize;
+use serde_json::{Map, Value};
 use url::Url;
 
 use super::JwtSettings;
@@ -31,6 +32,7 @@ pub enum Rejection {
     AlgorithmHmac,
     AlgorithmNotAllowed,
     WrongType,
+    CriticalHeader,
     MissingKid,
     MissingClaim,
     UnknownIssuer,
@@ -57,6 +59,7 @@ impl Rejection {
             Rejection::AlgorithmHmac => "alg-hmac",
             Rejection::AlgorithmNotAllowed => "alg-not-allowed",
             Rejection::WrongType => "typ-not-jwt",
+            Rejection::CriticalHeader => "crit-header",
             Rejection::MissingKid => "missing-kid",
             Rejection::MissingClaim => "missing-claim",
             Rejection::UnknownIssuer => "unknown-issuer",
@@ -146,7 +149,14 @@ impl JwtVerifier {
         let (Some(head), Some(body), Some(_), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
             return Err(Rejection::Malformed);
         };
-        let head: RawHeader = decode_part(head)?;
+        let head: Map<String, Value> = decode_part(head)?;
+        // RFC 7515 4.1.11: a token whose `crit` names extensions the recipient does not
+        // understand is invalid; this verifier understands none, and an empty or null
+        // `crit` is malformed. `b64` (RFC 7797) changes what is signed: refused as well.
+        if head.contains_key("crit") || head.contains_key("b64") {
+            return Err(Rejection::CriticalHeader);
+        }
+        let head: RawHeader = serde_json::from_value(Value::Object(head)).map_err(|_| Rejection::Malformed)?;
         let alg = allowed_algorithm(&head.alg)?;
         if head.typ.as_deref().is_some_and(|t| !t.eq_ignore_ascii_case("JWT")) {
             return Err(Rejection::WrongType);

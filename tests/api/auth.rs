@@ -201,6 +201,38 @@ pub fn rejection_matrix() -> Vec<(&'static str, Option<String>)> {
                 c
             })),
         ),
+        // Issue 13 item 9: RFC 7515 4.1.11, a `crit` header this verifier does not
+        // understand (and it understands none) makes the token invalid.
+        (
+            "crit naming a registered claim",
+            Some(es.token(&with(es.header(), "crit", json!(["exp"])), &good())),
+        ),
+        (
+            "crit naming an unknown extension",
+            Some(es.token(
+                &with(with(es.header(), "crit", json!(["urn:x:ext"])), "urn:x:ext", json!(1)),
+                &good(),
+            )),
+        ),
+        (
+            "crit empty",
+            Some(es.token(&with(es.header(), "crit", json!([])), &good())),
+        ),
+        (
+            "crit null",
+            Some(es.token(&with(es.header(), "crit", Value::Null), &good())),
+        ),
+        (
+            "b64 false",
+            Some(es.token(
+                &with(with(es.header(), "crit", json!(["b64"])), "b64", json!(false)),
+                &good(),
+            )),
+        ),
+        (
+            "b64 false without crit",
+            Some(es.token(&with(es.header(), "b64", json!(false)), &good())),
+        ),
         ("signature of another token", {
             let a = es.token_for(HOOK);
             let b = es.token_for(HOOK);
