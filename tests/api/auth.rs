@@ -56,6 +56,28 @@ async fn valid_es384_and_rs384_tokens_are_accepted_with_extra_claims() {
     assert_eq!(status_with(&app, Some(&token)).await, 200);
 }
 
+/// Issue 13 item 10: NumericDate may be fractional (RFC 7519 section 2), and `nbf: null`
+/// is an absent `nbf`; both were refused as `missing-claim`.
+#[tokio::test]
+async fn fractional_times_and_a_null_nbf_are_accepted() {
+    let app = spawn_app().await;
+    let es = &issuer_keys().es384;
+    let t = now() as f64;
+    let fractional = with(with(claims_for(HOOK), "exp", json!(t + 300.5)), "iat", json!(t - 0.25));
+    assert_eq!(status_with(&app, Some(&es.token(&es.header(), &fractional))).await, 200);
+    let null_nbf = with(claims_for(HOOK), "nbf", Value::Null);
+    assert_eq!(status_with(&app, Some(&es.token(&es.header(), &null_nbf))).await, 200);
+    let fractional_nbf = with(claims_for(HOOK), "nbf", json!(t - 1.5));
+    assert_eq!(
+        status_with(&app, Some(&es.token(&es.header(), &fractional_nbf))).await,
+        200
+    );
+    // An exponent is a number too (parsed from text, so the exponent is what is sent).
+    let exp: Value = serde_json::from_str(&format!("{}e0", now() + 300)).unwrap();
+    let exponent = with(claims_for(HOOK), "exp", exp);
+    assert_eq!(status_with(&app, Some(&es.token(&es.header(), &exponent))).await, 200);
+}
+
 #[tokio::test]
 async fn a_token_is_accepted_exactly_once_per_jti() {
     let app = spawn_app().await;
@@ -232,6 +254,33 @@ pub fn rejection_matrix() -> Vec<(&'static str, Option<String>)> {
         (
             "b64 false without crit",
             Some(es.token(&with(es.header(), "b64", json!(false)), &good())),
+        ),
+        (
+            "exp as a string",
+            Some(es.token(&es.header(), &with(good(), "exp", json!((now() + 300).to_string())))),
+        ),
+        (
+            "iss as an array",
+            Some(es.token(&es.header(), &with(good(), "iss", json!([ISSUER])))),
+        ),
+        (
+            "no exp",
+            Some(es.token(&es.header(), &{
+                let mut c = good();
+                c.as_object_mut().unwrap().remove("exp");
+                c
+            })),
+        ),
+        (
+            "fractional exp already past",
+            Some(es.token(
+                &es.header(),
+                &with(
+                    with(good(), "exp", json!(now() as f64 - 60.5)),
+                    "iat",
+                    json!(now() as f64 - 200.25),
+                ),
+            )),
         ),
         ("signature of another token", {
             let a = es.token_for(HOOK);
