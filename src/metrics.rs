@@ -10,6 +10,7 @@ use std::time::Duration;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
@@ -28,6 +29,12 @@ struct RouteLabels {
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct OutcomeLabels {
     outcome: String,
+}
+
+/// A configured issuer's name: configuration, never a value from an unverified token.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct IssuerLabels {
+    issuer: String,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -99,6 +106,8 @@ pub struct Metrics {
     fhir_seconds: Histogram,
     fhir_calls: Family<OutcomeLabels, Counter>,
     cards: Family<IndicatorLabels, Counter>,
+    replay_ids: Family<IssuerLabels, Gauge>,
+    replay_capacity: Gauge,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -138,6 +147,18 @@ impl Default for Metrics {
             fhir_calls.clone(),
         );
         registry.register("cards", "Cards returned, by indicator", cards.clone());
+        let replay_ids = Family::<IssuerLabels, Gauge>::default();
+        let replay_capacity = Gauge::default();
+        registry.register(
+            "jwt_replay_ids",
+            "Client JWT ids remembered against replay, by trusted issuer (at the last scrape)",
+            replay_ids.clone(),
+        );
+        registry.register(
+            "jwt_replay_capacity",
+            "Client JWT ids each issuer may have remembered at once (CDS_JWT_REPLAY_CAPACITY)",
+            replay_capacity.clone(),
+        );
         Metrics {
             registry,
             requests,
@@ -145,6 +166,8 @@ impl Default for Metrics {
             fhir_seconds,
             fhir_calls,
             cards,
+            replay_ids,
+            replay_capacity,
         }
     }
 }
@@ -180,6 +203,16 @@ impl Metrics {
                 indicator: indicator_label(indicator),
             })
             .inc();
+    }
+
+    /// The replay memory's fill level of one configured issuer.
+    pub fn set_replay_fill(&self, issuer: &str, ids: usize, capacity: usize) {
+        self.replay_ids
+            .get_or_create(&IssuerLabels {
+                issuer: issuer.to_string(),
+            })
+            .set(ids as i64);
+        self.replay_capacity.set(capacity as i64);
     }
 
     /// The OpenMetrics text exposition.

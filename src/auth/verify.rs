@@ -184,11 +184,17 @@ fn check_claims(payload: &Value, rules: &ClaimRules<'_>) -> Result<Claims, Rejec
     })
 }
 
+/// One trusted issuer: its keys and its own replay memory (a quota of its own, so one
+/// issuer cannot fill the memory and lock the others out).
+struct Issuer {
+    keys: IssuerKeys,
+    replay: Mutex<ReplayGuard>,
+}
+
 pub struct JwtVerifier {
-    issuers: HashMap<String, IssuerKeys>,
+    issuers: HashMap<String, Issuer>,
     skew: Duration,
     max_lifetime: Duration,
-    replay: Mutex<ReplayGuard>,
     client: reqwest::Client,
 }
 
@@ -199,16 +205,28 @@ impl JwtVerifier {
             .iter()
             .map(|i| {
                 let keys = IssuerKeys::new(i.jwks.clone(), settings.jwks_min_refresh, settings.jwks_max_age);
-                (i.issuer.clone(), keys)
+                let replay = Mutex::new(ReplayGuard::new(settings.replay_capacity));
+                (i.issuer.clone(), Issuer { keys, replay })
             })
             .collect();
         JwtVerifier {
             issuers,
             skew: settings.skew,
             max_lifetime: settings.max_lifetime,
-            replay: Mutex::new(ReplayGuard::new(settings.replay_capacity)),
             client,
         }
+    }
+
+    /// Each configured issuer with the `jti`s it has in memory and its quota, for the
+    /// fill-level metric.
+    pub fn replay_fill(&self) -> Vec<(&str, usize, usize)> {
+        self.issuers
+            .iter()
+            .filter_map(|(name, i)| {
+                let g = i.replay.lock().ok()?;
+                Some((name.as_str(), g.len(), g.capacity()))
+            })
+            .collect()
     }
 
     /// Check an `Authorization` header value for a call to `audience` (the exact URL
@@ -241,7 +259,8 @@ impl JwtVerifier {
         let issuer = decode_part::<UnverifiedIssuer>(body)?
             .iss
             .ok_or(Rejection::MissingClaim)?;
-        let keys = self.issuers.get(&issuer).ok_or(Rejection::UnknownIssuer)?;
+        let trusted = self.issuers.get(&issuer).ok_or(Rejection::UnknownIssuer)?;
+        let keys = &trusted.keys;
         if let Some(jku) = &head.jku
             && Url::parse(jku).ok().as_ref() != Some(keys.location())
         {
@@ -281,10 +300,11 @@ impl JwtVerifier {
         )?;
         // Remember the id until the token is unusable even with skew.
         let forget_at = (claims.exp + skew).ceil() as u64;
-        self.replay
+        trusted
+            .replay
             .lock()
             .map_err(|_| Rejection::ReplayMemoryFull)?
-            .remember(&issuer, &claims.jti, forget_at, now as u64)
+            .remember(&claims.jti, forget_at, now as u64)
             .map_err(|e| match e {
                 ReplayError::Replayed => Rejection::Replayed,
                 ReplayError::Full => Rejection::ReplayMemoryFull,

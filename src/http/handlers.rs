@@ -187,7 +187,13 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     }
 }
 
-pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+pub async fn metrics(state: web::Data<AppState>, auth: web::Data<super::Authenticator>) -> HttpResponse {
+    // Read at scrape time: the verifier need not know about metrics.
+    if let super::Authenticator::Jwt { verifier, .. } = auth.as_ref() {
+        for (issuer, ids, capacity) in verifier.replay_fill() {
+            state.metrics.set_replay_fill(issuer, ids, capacity);
+        }
+    }
     HttpResponse::Ok()
         .content_type("application/openmetrics-text; version=1.0.0; charset=utf-8")
         .body(state.metrics.encode())

@@ -427,3 +427,55 @@ async fn with_authentication_off_no_token_is_needed() {
     let app = spawn_app_with(&[("CDS_AUTH", "none")]).await;
     assert_eq!(status_with(&app, None).await, 200);
 }
+
+/// Issue 13 item 6: one issuer (or one stolen key) filling the replay memory locked
+/// every other issuer out. Each issuer has its own quota, and the fill level of each is
+/// on /metrics.
+#[tokio::test]
+async fn each_issuer_has_its_own_replay_quota_shown_in_metrics() {
+    let other = SigningKey::es384("other-ehr-1");
+    let dir = tempfile::tempdir().unwrap();
+    let other_jwks = dir.path().join("other.json");
+    std::fs::write(&other_jwks, jwks(&[&other]).to_string()).unwrap();
+    let main_jwks = dir.path().join("main.json");
+    std::fs::write(&main_jwks, jwks(&[&issuer_keys().es384]).to_string()).unwrap();
+    let other_iss = "https://other-ehr.example";
+    let issuers = format!(
+        "{ISSUER}={},{other_iss}={}",
+        url::Url::from_file_path(&main_jwks).unwrap(),
+        url::Url::from_file_path(&other_jwks).unwrap()
+    );
+    let app = spawn_app_with(&[("CDS_JWT_ISSUERS", &issuers), ("CDS_JWT_REPLAY_CAPACITY", "2")]).await;
+    let es = &issuer_keys().es384;
+    assert_eq!(status_with(&app, Some(&es.token_for(HOOK))).await, 200);
+    assert_eq!(status_with(&app, Some(&es.token_for(HOOK))).await, 200);
+    assert_eq!(
+        status_with(&app, Some(&es.token_for(HOOK))).await,
+        401,
+        "first issuer full"
+    );
+    let from_other = || other.token(&other.header(), &with(claims_for(HOOK), "iss", json!(other_iss)));
+    assert_eq!(
+        status_with(&app, Some(&from_other())).await,
+        200,
+        "second issuer unaffected"
+    );
+    let text = app
+        .client
+        .get(format!("{}/metrics", app.address))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        text.contains(&format!(r#"omalizumab_cds_jwt_replay_ids{{issuer="{ISSUER}"}} 2"#)),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(r#"omalizumab_cds_jwt_replay_ids{{issuer="{other_iss}"}} 1"#)),
+        "{text}"
+    );
+    assert!(text.contains("omalizumab_cds_jwt_replay_capacity 2"), "{text}");
+}
