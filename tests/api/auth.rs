@@ -479,3 +479,47 @@ async fn each_issuer_has_its_own_replay_quota_shown_in_metrics() {
     );
     assert!(text.contains("omalizumab_cds_jwt_replay_capacity 2"), "{text}");
 }
+
+/// Issue 13 item 12: a key set past CDS_JWKS_MAX_AGE_SECS was fetched again before the
+/// request that found it old could go on, so a slow JWKS host held every valid request
+/// of that issuer. Known keys are served while the set is refreshed in the background.
+#[tokio::test]
+async fn an_old_key_set_is_refreshed_in_the_background_while_its_keys_serve() {
+    let es = &issuer_keys().es384;
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/jwks.json"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(jwks(&[es])))
+        .up_to_n_times(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/jwks.json"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(jwks(&[es]))
+                .set_delay(std::time::Duration::from_secs(3)),
+        )
+        .mount(&server)
+        .await;
+    let issuers = format!("{ISSUER}={}/jwks.json", server.uri());
+    let app = spawn_app_with(&[
+        ("CDS_JWT_ISSUERS", &issuers),
+        ("CDS_JWKS_MAX_AGE_SECS", "0"),
+        ("CDS_JWKS_MIN_REFRESH_SECS", "0"),
+    ])
+    .await;
+    assert_eq!(status_with(&app, Some(&es.token_for(HOOK))).await, 200);
+    for _ in 0..3 {
+        let started = std::time::Instant::now();
+        assert_eq!(status_with(&app, Some(&es.token_for(HOOK))).await, 200);
+        assert!(
+            started.elapsed() < std::time::Duration::from_millis(1500),
+            "waited {:?} for the key set",
+            started.elapsed()
+        );
+    }
+    // The refresh did start (one at a time, however many requests found the set old).
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(server.received_requests().await.unwrap().len(), 2);
+}
