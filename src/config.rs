@@ -210,6 +210,11 @@ impl Settings {
                     replay_capacity,
                     jwks_min_refresh: seconds("CDS_JWKS_MIN_REFRESH_SECS", defaults.jwks_min_refresh)?,
                     jwks_max_age: seconds("CDS_JWKS_MAX_AGE_SECS", defaults.jwks_max_age)?,
+                    failures_per_minute: u32::try_from(number(
+                        "CDS_AUTH_FAILURES_PER_MINUTE",
+                        defaults.failures_per_minute.into(),
+                    )?)
+                    .map_err(|_| err("CDS_AUTH_FAILURES_PER_MINUTE", "too large".into()))?,
                 })
             }
             Some("none") => AuthSettings::Disabled,
@@ -306,6 +311,7 @@ mod tests {
         assert_eq!(jwt.issuers[0].issuer, "ehr");
         assert_eq!(jwt.skew, Duration::from_secs(10));
         assert_eq!(jwt.max_lifetime, JwtSettings::default().max_lifetime);
+        assert_eq!(jwt.failures_per_minute, 60);
         let e = Settings::from_map(&vars(&[
             ("CDS_JWT_ISSUERS", "ehr=https://ehr.example/jwks"),
             ("CDS_PUBLIC_URL", "http://cds.example"),

@@ -30,6 +30,8 @@ pub enum ApiError {
     DataUnavailable(String),
     #[error("authentication required")]
     Unauthorized,
+    #[error("too many failed authentications from this address; retry after {0} s")]
+    TooManyFailures(u64),
     #[error("not found")]
     NotFound,
     #[error("internal error")]
@@ -51,6 +53,7 @@ impl ApiError {
             ApiError::FhirServerNotAllowed => (403, "fhir-server-not-allowed", "forbidden"),
             ApiError::DataUnavailable(_) => (412, "data-unavailable", "incomplete"),
             ApiError::Unauthorized => (401, "unauthorized", "login"),
+            ApiError::TooManyFailures(_) => (429, "too-many-failures", "throttled"),
             ApiError::Internal => (500, "internal", "exception"),
         }
     }

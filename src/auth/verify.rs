@@ -6,6 +6,7 @@
 //! pass, so forged tokens cannot fill the replay memory.
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -20,6 +21,7 @@ use url::Url;
 use super::JwtSettings;
 use super::jwks::IssuerKeys;
 use super::replay::{MAX_JTI_BYTES, ReplayError, ReplayGuard};
+use super::throttle::FailureLimiter;
 
 /// Why a token was refused: for the log only (the caller sees a generic 401). No
 /// variant carries text from the token.
@@ -193,6 +195,8 @@ struct Issuer {
 
 pub struct JwtVerifier {
     issuers: HashMap<String, Issuer>,
+    // Boxed: the limiter is large, and the verifier sits in an enum beside a unit variant.
+    throttle: Option<Box<FailureLimiter>>,
     skew: Duration,
     max_lifetime: Duration,
     client: reqwest::Client,
@@ -211,10 +215,22 @@ impl JwtVerifier {
             .collect();
         JwtVerifier {
             issuers,
+            throttle: FailureLimiter::new(settings.failures_per_minute).map(Box::new),
             skew: settings.skew,
             max_lifetime: settings.max_lifetime,
             client,
         }
+    }
+
+    /// How long `peer` must still wait before its tokens are looked at again, when it
+    /// failed too often.
+    pub fn throttled(&self, peer: Option<IpAddr>) -> Option<Duration> {
+        self.throttle.as_ref()?.throttled(peer?)
+    }
+
+    /// Count a failed authentication of `peer`; `Some(wait)` when it is now throttled.
+    pub fn record_failure(&self, peer: Option<IpAddr>) -> Option<Duration> {
+        self.throttle.as_ref()?.record_failure(peer?)
     }
 
     /// Each configured issuer with the `jti`s it has in memory and its quota, for the

@@ -43,6 +43,12 @@ pub async fn authenticate(
     match auth.as_ref().map(|a| a.as_ref()) {
         Some(Authenticator::Disabled) => {}
         Some(Authenticator::Jwt { verifier, public_base }) => {
+            // A peer that failed too often is refused before its token is looked at.
+            let peer = req.peer_addr().map(|a| a.ip());
+            if let Some(wait) = verifier.throttled(peer) {
+                let response = ApiError::TooManyFailures(wait.as_secs().max(1)).error_response();
+                return Ok(req.into_response(response).map_into_right_body());
+            }
             let audience = format!("{public_base}{}", req.path());
             let header = req.headers().get(AUTHORIZATION).map(|v| v.to_str().unwrap_or(""));
             match verifier.verify(header, &audience).await {
@@ -50,9 +56,17 @@ pub async fn authenticate(
                     req.extensions_mut().insert::<Caller>(caller);
                 }
                 Err(reason) => {
-                    tracing::warn!(reason = reason.code(), "authentication failed");
-                    let response = ApiError::Unauthorized.error_response();
-                    return Ok(req.into_response(response).map_into_right_body());
+                    let error = match verifier.record_failure(peer) {
+                        Some(wait) => {
+                            tracing::warn!(reason = reason.code(), "authentication failed; peer throttled");
+                            ApiError::TooManyFailures(wait.as_secs().max(1))
+                        }
+                        None => {
+                            tracing::warn!(reason = reason.code(), "authentication failed");
+                            ApiError::Unauthorized
+                        }
+                    };
+                    return Ok(req.into_response(error.error_response()).map_into_right_body());
                 }
             }
         }

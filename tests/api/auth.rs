@@ -523,3 +523,31 @@ async fn an_old_key_set_is_refreshed_in_the_background_while_its_keys_serve() {
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     assert_eq!(server.received_requests().await.unwrap().len(), 2);
 }
+
+/// Issue 13 item 13: every forged token with a real kid costs a signature check, so a
+/// peer that keeps failing is answered 429 (an OperationOutcome, with Retry-After)
+/// before any further work, valid tokens included, until its quota refills.
+#[tokio::test]
+async fn a_peer_that_keeps_failing_authentication_is_throttled_before_any_check() {
+    let app = spawn_app_with(&[("CDS_AUTH_FAILURES_PER_MINUTE", "5")]).await;
+    let es = &issuer_keys().es384;
+    let forged = SigningKey::es384(&es.kid);
+    for i in 0..5 {
+        assert_eq!(
+            status_with(&app, Some(&forged.token(&es.header(), &claims_for(HOOK)))).await,
+            401,
+            "failure {i}"
+        );
+    }
+    let resp = app
+        .post_with(HOOK, Some(&forged.token(&es.header(), &claims_for(HOOK))), hook_body())
+        .await;
+    assert_eq!(resp.status().as_u16(), 429);
+    let retry: u64 = resp.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=60).contains(&retry), "{retry}");
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["resourceType"], "OperationOutcome");
+    assert_eq!(body["issue"][0]["details"]["coding"][0]["code"], "too-many-failures");
+    // While throttled, even a valid token is not looked at.
+    assert_eq!(status_with(&app, Some(&es.token_for(HOOK))).await, 429);
+}
