@@ -118,6 +118,8 @@ pub async fn spawn_app_with(extra: &[(&str, &str)]) -> TestApp {
     vars.insert("CDS_CARDS_DIR".into(), cards_dir().display().to_string());
     vars.insert("CDS_FHIR_ALLOWED".into(), format!("{}/fhir", fhir.uri()));
     vars.insert("CDS_HOOK_DEADLINE_MS".into(), "2000".into());
+    // CDS_AUTH=jwt (the default) will not start without a salt from outside the store.
+    vars.insert("CDS_AUDIT_SALT".into(), "test-salt-0123456789abcdef0123456789".into());
     for (k, v) in extra {
         vars.insert(k.to_string(), v.to_string());
     }
