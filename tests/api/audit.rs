@@ -4,7 +4,7 @@
 use omalizumab_cds::store::{AuditStore, SqliteStore};
 use serde_json::{Value, json};
 
-use crate::helpers::{scenario, spawn_app};
+use crate::helpers::{AUDIT_SALT, scenario, spawn_app};
 
 #[tokio::test]
 async fn decisions_and_feedback_are_stored_and_reported_without_patient_ids() {
@@ -31,7 +31,7 @@ async fn decisions_and_feedback_are_stored_and_reported_without_patient_ids() {
     assert_eq!(resp.status(), 200);
 
     let path = app.dir.path().join("audit.sqlite");
-    let store = SqliteStore::open(&path, None).unwrap();
+    let store = SqliteStore::open(&path, Some(AUDIT_SALT)).unwrap();
     // Decisions are written by the audit writer thread, within milliseconds of the answer.
     let mut report = store.report().unwrap();
     for _ in 0..100 {
