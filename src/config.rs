@@ -42,7 +42,8 @@ pub struct Settings {
     pub auth: AuthSettings,
     /// CDS_CORS_ORIGINS: browser origins allowed to call the CDS endpoints.
     pub cors_origins: Vec<String>,
-    /// CDS_MAX_JSON_DEPTH, CDS_MAX_DRAFT_ORDERS, CDS_MAX_PREFETCH_RESOURCES.
+    /// CDS_MAX_JSON_DEPTH, CDS_MAX_DRAFT_ORDERS, CDS_MAX_PREFETCH_RESOURCES,
+    /// CDS_MAX_FEEDBACK_ITEMS.
     pub limits: RequestLimits,
     /// CDS_STORE_PATH: the SQLite audit and feedback database (`:memory:` keeps none).
     pub store_path: PathBuf,
@@ -242,6 +243,7 @@ impl Settings {
                 "CDS_MAX_PREFETCH_RESOURCES",
                 default_limits.max_prefetch_resources as u64,
             )? as usize,
+            max_feedback_items: number("CDS_MAX_FEEDBACK_ITEMS", default_limits.max_feedback_items as u64)? as usize,
         };
         Ok(Settings {
             bind: get("CDS_BIND").unwrap_or_else(|| "127.0.0.1:8080".into()),

@@ -11,6 +11,8 @@ pub struct RequestLimits {
     pub max_draft_orders: usize,
     /// Most resources in `prefetch`, counting each Bundle entry.
     pub max_prefetch_resources: usize,
+    /// Most items in one feedback request.
+    pub max_feedback_items: usize,
 }
 
 impl Default for RequestLimits {
@@ -19,6 +21,7 @@ impl Default for RequestLimits {
             max_json_depth: 64,
             max_draft_orders: 25,
             max_prefetch_resources: 5_000,
+            max_feedback_items: 100,
         }
     }
 }

@@ -445,6 +445,7 @@ mod tests {
             max_json_depth: 8,
             max_draft_orders: 2,
             max_prefetch_resources: 3,
+            max_feedback_items: 1,
         };
         let mut deep = json!(1);
         for _ in 0..8 {

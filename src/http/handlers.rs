@@ -6,9 +6,9 @@ use crate::engine::{EngineContext, Registry, run_hook};
 use crate::error::ApiError;
 use crate::fhir::client::FhirClient;
 use crate::gather::FhirAllowlist;
-use crate::hooks::feedback;
+use crate::hooks::feedback::{self, FeedbackError};
 use crate::hooks::limits::{RequestLimits, json_depth_within};
-use crate::store::{AuditStore, AuditWriter, DecisionRecord, FeedbackRecord, StoredCard};
+use crate::store::{AuditStore, AuditWriter, DecisionRecord, FeedbackRecord, FeedbackWrite, IssuedCard, StoredCard};
 
 pub struct AppState {
     pub registry: Registry,
@@ -68,6 +68,7 @@ pub async fn hook(
     };
     // The EHR tenant from the client's JWT, when it sent one: an organisation, not a patient.
     let tenant = req.extensions().get::<Caller>().and_then(|c| c.tenant.clone());
+    let issuer = caller_issuer(&req);
     let today = chrono::Utc::now().date_naive();
     match run_hook(&engine, &service_id, &body, today).await {
         Ok(result) => {
@@ -91,6 +92,7 @@ pub async fn hook(
                     hook_instance: o.hook_instance.clone(),
                     service: service_id.clone(),
                     rules_version: rules_version.clone(),
+                    issuer,
                     patient_hash: state.store.patient_hash(&result.patient_id),
                     elapsed_ms: started.elapsed().as_secs_f64() * 1000.0,
                     fetched_keys: o.fetched_keys.len(),
@@ -101,6 +103,19 @@ pub async fn hook(
                             uuid: c.uuid.clone(),
                             indicator: c.indicator.to_string(),
                             kind: c.kind.to_string(),
+                            // What the card offered, so feedback can be checked against it.
+                            override_reasons: result
+                                .response
+                                .cards
+                                .iter()
+                                .find(|r| r.uuid == c.uuid)
+                                .map(|r| {
+                                    r.override_reasons
+                                        .iter()
+                                        .map(|o| format!("{}|{}", o.system, o.code))
+                                        .collect()
+                                })
+                                .unwrap_or_default(),
                         })
                         .collect(),
                 };
@@ -116,6 +131,37 @@ pub async fn hook(
             span.record("refusal", e.code());
             Err(e)
         }
+    }
+}
+
+/// The verified issuer of the call; empty without authentication (development).
+fn caller_issuer(req: &HttpRequest) -> String {
+    req.extensions()
+        .get::<Caller>()
+        .map(|c| c.issuer.clone())
+        .unwrap_or_default()
+}
+
+/// The cards named, as issued (`None` for a uuid this service never issued).
+async fn issued_cards(
+    store: &std::sync::Arc<dyn AuditStore>,
+    uuids: &[String],
+) -> Result<Vec<Option<IssuedCard>>, ApiError> {
+    let (store, uuids) = (store.clone(), uuids.to_vec());
+    match web::block(move || {
+        uuids
+            .iter()
+            .map(|u| store.issued_card(u))
+            .collect::<Result<Vec<_>, _>>()
+    })
+    .await
+    {
+        Ok(Ok(cards)) => Ok(cards),
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "feedback cards could not be read");
+            Err(ApiError::Internal)
+        }
+        Err(_) => Err(ApiError::Internal),
     }
 }
 
@@ -136,33 +182,59 @@ pub async fn feedback(
             state.limits.max_json_depth
         )));
     }
-    let items = feedback::parse(&body).map_err(ApiError::BadRequest)?;
-    for item in &items {
-        let record = FeedbackRecord {
-            service: service_id.clone(),
+    let items = feedback::parse(&body, state.limits.max_feedback_items).map_err(|e| match e {
+        FeedbackError::Invalid(m) => ApiError::BadRequest(m),
+        FeedbackError::TooMany { sent, max } => {
+            ApiError::LimitExceeded(format!("feedback has {sent} items; at most {max} are accepted"))
+        }
+    })?;
+    let issuer = caller_issuer(&req);
+    let uuids: Vec<String> = items.iter().map(|i| i.card.clone()).collect();
+    let mut cards = issued_cards(&state.store, &uuids).await?;
+    if cards.iter().any(Option::is_none) {
+        // Decisions are written by the audit thread: feedback right after a hook may
+        // come before its cards are. Wait for the queue once, then look again.
+        state.audit.flush().await;
+        cards = issued_cards(&state.store, &uuids).await?;
+    }
+    // Every item is checked before any is recorded: a request is taken whole or not at all.
+    let mut records = Vec::with_capacity(items.len());
+    for (i, (item, card)) in items.iter().zip(&cards).enumerate() {
+        let override_reason = feedback::check_item(item, card.as_ref(), &service_id, &issuer)
+            .map_err(|e| ApiError::BadRequest(format!("feedback[{i}]: {e}")))?;
+        records.push(FeedbackRecord {
             card: item.card.clone(),
             outcome: item.outcome.code().to_string(),
             accepted_suggestions: item.accepted_suggestions.len(),
-            override_reason: item.override_reason.as_ref().and_then(|o| o.code.clone()),
+            override_reason,
             outcome_at: item.outcome_timestamp.into(),
-        };
-        let store = state.store.clone();
-        let new = match web::block(move || store.record_feedback(&record)).await {
-            Ok(Ok(new)) => new,
-            Ok(Err(e)) => {
-                tracing::warn!(error = %e, "feedback not recorded");
-                return Err(ApiError::Internal);
-            }
-            Err(_) => return Err(ApiError::Internal),
-        };
-        // Card uuids and override codes only: no patient data and no free-text comment.
+        });
+    }
+    let store = state.store.clone();
+    let written = match web::block(move || {
+        records
+            .iter()
+            .map(|r| store.record_feedback(r).map(|w| (r.clone(), w)))
+            .collect::<Result<Vec<_>, _>>()
+    })
+    .await
+    {
+        Ok(Ok(written)) => written,
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "feedback not recorded");
+            return Err(ApiError::Internal);
+        }
+        Err(_) => return Err(ApiError::Internal),
+    };
+    for (record, write) in written {
+        // Checked values only: a uuid of ours, one of two outcomes, one of our codes.
         tracing::info!(
             service = %service_id,
-            card = %item.card,
-            outcome = item.outcome.code(),
-            accepted_suggestions = item.accepted_suggestions.len(),
-            override_reason = item.override_reason.as_ref().and_then(|o| o.code.as_deref()).unwrap_or(""),
-            duplicate = !new,
+            card = %record.card,
+            outcome = record.outcome,
+            accepted_suggestions = record.accepted_suggestions,
+            override_reason = record.override_reason.as_deref().unwrap_or(""),
+            duplicate = write == FeedbackWrite::Unchanged,
             "feedback"
         );
     }

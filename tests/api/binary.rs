@@ -132,6 +132,8 @@ async fn logs_carry_no_token_and_no_patient_data() {
         .await
         .unwrap();
     assert_eq!(resp.status(), 200);
+    let answer: Value = resp.json().await.unwrap();
+    let card = answer["cards"][0]["uuid"].as_str().unwrap().to_string();
     // A refused hook is logged too.
     let mut bad = hook.clone();
     bad["fhirServer"] = json!("https://elsewhere.example/fhir");
@@ -146,7 +148,21 @@ async fn logs_carry_no_token_and_no_patient_data() {
             .status(),
         403
     );
-    let feedback = json!({"feedback": [{"card": "c1", "outcome": "overridden", "outcomeTimestamp": "2026-11-23T10:00:00Z",
+    // Caller text in a refused item (raw newline, ANSI escape) is never logged.
+    let forged = json!({"feedback": [{"card": "c1\n\u{1b}[31mFAKE LOG LINE", "outcome": "overridden",
+        "outcomeTimestamp": "2026-11-23T10:00:00Z", "overrideReason": {"userComment": "x"}}]});
+    assert_eq!(
+        client
+            .post(format!("{base}/omalizumab-order-sign/feedback"))
+            .bearer_auth(es.token_for("/cds-services/omalizumab-order-sign/feedback"))
+            .json(&forged)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        400
+    );
+    let feedback = json!({"feedback": [{"card": card, "outcome": "overridden", "outcomeTimestamp": "2026-11-23T10:00:00Z",
         "overrideReason": {"userComment": format!("patient {PATIENT} Zebulonsky prefers")}}]});
     // A replayed client JWT is refused, and the refusal is logged without the token.
     let replay = client
@@ -184,6 +200,7 @@ async fn logs_carry_no_token_and_no_patient_data() {
         "81.37",
         jwt_input,
         jwt_signature,
+        "FAKE LOG LINE",
     ] {
         assert!(!log.contains(secret), "`{secret}` appears in the logs:\n{log}");
     }
