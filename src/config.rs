@@ -43,7 +43,7 @@ pub struct Settings {
     /// CDS_CORS_ORIGINS: browser origins allowed to call the CDS endpoints.
     pub cors_origins: Vec<String>,
     /// CDS_MAX_JSON_DEPTH, CDS_MAX_DRAFT_ORDERS, CDS_MAX_PREFETCH_RESOURCES,
-    /// CDS_MAX_FEEDBACK_ITEMS.
+    /// CDS_MAX_FEEDBACK_ITEMS, CDS_BODY_TIMEOUT_MS, CDS_MAX_BODIES_IN_FLIGHT.
     pub limits: RequestLimits,
     /// CDS_STORE_PATH: the SQLite audit and feedback database (`:memory:` keeps none).
     pub store_path: PathBuf,
@@ -244,7 +244,19 @@ impl Settings {
                 default_limits.max_prefetch_resources as u64,
             )? as usize,
             max_feedback_items: number("CDS_MAX_FEEDBACK_ITEMS", default_limits.max_feedback_items as u64)? as usize,
+            body_timeout: Duration::from_millis(number(
+                "CDS_BODY_TIMEOUT_MS",
+                default_limits.body_timeout.as_millis() as u64,
+            )?),
+            max_bodies_in_flight: number("CDS_MAX_BODIES_IN_FLIGHT", default_limits.max_bodies_in_flight as u64)?
+                as usize,
         };
+        if limits.body_timeout.is_zero() {
+            return Err(err("CDS_BODY_TIMEOUT_MS", "must be positive".into()));
+        }
+        if limits.max_bodies_in_flight == 0 {
+            return Err(err("CDS_MAX_BODIES_IN_FLIGHT", "must be positive".into()));
+        }
         Ok(Settings {
             bind: get("CDS_BIND").unwrap_or_else(|| "127.0.0.1:8080".into()),
             public_url,

@@ -34,6 +34,10 @@ pub enum ApiError {
     TooManyFailures(u64),
     #[error("not found")]
     NotFound,
+    #[error("the request body did not arrive in time")]
+    BodyTimeout,
+    #[error("too many requests are being received at once; retry shortly")]
+    Busy,
     #[error("internal error")]
     Internal,
 }
@@ -54,6 +58,8 @@ impl ApiError {
             ApiError::DataUnavailable(_) => (412, "data-unavailable", "incomplete"),
             ApiError::Unauthorized => (401, "unauthorized", "login"),
             ApiError::TooManyFailures(_) => (429, "too-many-failures", "throttled"),
+            ApiError::BodyTimeout => (408, "body-timeout", "timeout"),
+            ApiError::Busy => (503, "busy", "transient"),
             ApiError::Internal => (500, "internal", "exception"),
         }
     }

@@ -446,6 +446,7 @@ mod tests {
             max_draft_orders: 2,
             max_prefetch_resources: 3,
             max_feedback_items: 1,
+            ..RequestLimits::default()
         };
         let mut deep = json!(1);
         for _ in 0..8 {

@@ -20,10 +20,19 @@ pub struct AppState {
     pub metrics: std::sync::Arc<crate::metrics::Metrics>,
     pub store: std::sync::Arc<dyn AuditStore>,
     pub audit: std::sync::Arc<AuditWriter>,
+    /// One permit per request body being read (`limits.max_bodies_in_flight`).
+    pub bodies: std::sync::Arc<tokio::sync::Semaphore>,
 }
 
-/// Read the body, refusing more than `limit` bytes before reading them all.
-async fn read_body(req: &HttpRequest, mut payload: web::Payload, limit: usize) -> Result<Vec<u8>, ApiError> {
+/// The most a body buffer reserves before bytes arrive: a declared Content-Length is a
+/// promise, and a slow client could otherwise make each connection hold the body limit.
+const INITIAL_BODY_CAPACITY: usize = 16 * 1024;
+
+/// Read the body, refusing more than the body limit before reading it all, taking no
+/// longer than the body deadline, and only while fewer than the most bodies in flight
+/// are being read.
+async fn read_body(state: &AppState, req: &HttpRequest, mut payload: web::Payload) -> Result<Vec<u8>, ApiError> {
+    let limit = state.max_body_bytes;
     let declared = req
         .headers()
         .get(actix_web::http::header::CONTENT_LENGTH)
@@ -32,15 +41,26 @@ async fn read_body(req: &HttpRequest, mut payload: web::Payload, limit: usize) -
     if declared.is_some_and(|l| l > limit) {
         return Err(ApiError::PayloadTooLarge(limit));
     }
-    let mut body = Vec::with_capacity(declared.unwrap_or(0).min(limit));
-    while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(|_| ApiError::BadRequest("the request body could not be read".into()))?;
-        if body.len() + chunk.len() > limit {
-            return Err(ApiError::PayloadTooLarge(limit));
+    // Refused at once rather than queued: a queue would only move the wait elsewhere.
+    let _permit = state.bodies.try_acquire().map_err(|_| ApiError::Busy)?;
+    let read = async {
+        let mut body = Vec::with_capacity(initial_capacity(declared, limit));
+        while let Some(chunk) = payload.next().await {
+            let chunk = chunk.map_err(|_| ApiError::BadRequest("the request body could not be read".into()))?;
+            if body.len() + chunk.len() > limit {
+                return Err(ApiError::PayloadTooLarge(limit));
+            }
+            body.extend_from_slice(&chunk);
         }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(body)
+        Ok(body)
+    };
+    tokio::time::timeout(state.limits.body_timeout, read)
+        .await
+        .map_err(|_| ApiError::BodyTimeout)?
+}
+
+fn initial_capacity(declared: Option<usize>, limit: usize) -> usize {
+    declared.unwrap_or(0).min(limit).min(INITIAL_BODY_CAPACITY)
 }
 
 pub async fn discovery(state: web::Data<AppState>) -> HttpResponse {
@@ -57,7 +77,7 @@ pub async fn hook(
     if state.registry.get(&service_id).is_none() {
         return Err(ApiError::UnknownService(service_id));
     }
-    let body = read_body(&req, payload, state.max_body_bytes).await?;
+    let body = read_body(&state, &req, payload).await?;
     let started = std::time::Instant::now();
     let engine = EngineContext {
         registry: &state.registry,
@@ -175,7 +195,7 @@ pub async fn feedback(
     if state.registry.get(&service_id).is_none() {
         return Err(ApiError::UnknownService(service_id));
     }
-    let body = read_body(&req, payload, state.max_body_bytes).await?;
+    let body = read_body(&state, &req, payload).await?;
     if !json_depth_within(&body, state.limits.max_json_depth) {
         return Err(ApiError::LimitExceeded(format!(
             "JSON nested deeper than {} levels",
@@ -277,4 +297,17 @@ pub async fn method_not_allowed() -> Result<HttpResponse, ApiError> {
 
 pub async fn not_found() -> Result<HttpResponse, ApiError> {
     Err(ApiError::NotFound)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_declared_length_reserves_at_most_a_small_buffer() {
+        assert_eq!(initial_capacity(Some(1_048_576), 1_048_576), INITIAL_BODY_CAPACITY);
+        assert_eq!(initial_capacity(Some(300), 1_048_576), 300);
+        assert_eq!(initial_capacity(None, 1_048_576), 0);
+        assert_eq!(initial_capacity(Some(usize::MAX), 100), 100);
+    }
 }

@@ -28,6 +28,13 @@ impl ResponseError for ApiError {
             ApiError::TooManyFailures(seconds) => {
                 response.insert_header((RETRY_AFTER, seconds.to_string()));
             }
+            ApiError::Busy => {
+                response.insert_header((RETRY_AFTER, "1"));
+            }
+            // The rest of a stalled body is not worth waiting for: drop the connection.
+            ApiError::BodyTimeout => {
+                response.force_close();
+            }
             _ => {}
         }
         response.content_type("application/fhir+json").json(self.body())
