@@ -42,11 +42,13 @@ pub struct Settings {
     pub auth: AuthSettings,
     /// CDS_CORS_ORIGINS: browser origins allowed to call the CDS endpoints.
     pub cors_origins: Vec<String>,
-    /// CDS_MAX_JSON_DEPTH, CDS_MAX_DRAFT_ORDERS, CDS_MAX_PREFETCH_RESOURCES.
+    /// CDS_MAX_JSON_DEPTH, CDS_MAX_DRAFT_ORDERS, CDS_MAX_PREFETCH_RESOURCES,
+    /// CDS_MAX_FEEDBACK_ITEMS, CDS_BODY_TIMEOUT_MS, CDS_MAX_BODIES_IN_FLIGHT.
     pub limits: RequestLimits,
     /// CDS_STORE_PATH: the SQLite audit and feedback database (`:memory:` keeps none).
     pub store_path: PathBuf,
-    /// CDS_AUDIT_SALT: salt for patient-id hashes (default: one made and kept in the store).
+    /// CDS_AUDIT_SALT or CDS_AUDIT_SALT_FILE: salt for patient-id hashes. Required with
+    /// CDS_AUTH=jwt; in development, one is made and kept in the store.
     pub audit_salt: Option<String>,
     /// CDS_LOG_FORMAT: text or json.
     pub log_format: LogFormat,
@@ -147,6 +149,13 @@ impl Settings {
             if !matches!(u.scheme(), "http" | "https") || !u.has_host() {
                 return Err(err("CDS_FHIR_ALLOWED", format!("`{v}` is not an http(s) base URL")));
             }
+            // Such a base would match nothing (see fhir::client::within): say so now.
+            if crate::fhir::client::has_encoded_separator(u.path()) {
+                return Err(err(
+                    "CDS_FHIR_ALLOWED",
+                    format!("`{v}`: no percent-encoded `/`, `\\` or `.` in a base path"),
+                ));
+            }
             fhir_allowed.push(u);
         }
         let deadline_ms = number("CDS_HOOK_DEADLINE_MS", 450)?;
@@ -203,11 +212,17 @@ impl Settings {
                     replay_capacity,
                     jwks_min_refresh: seconds("CDS_JWKS_MIN_REFRESH_SECS", defaults.jwks_min_refresh)?,
                     jwks_max_age: seconds("CDS_JWKS_MAX_AGE_SECS", defaults.jwks_max_age)?,
+                    failures_per_minute: u32::try_from(number(
+                        "CDS_AUTH_FAILURES_PER_MINUTE",
+                        defaults.failures_per_minute.into(),
+                    )?)
+                    .map_err(|_| err("CDS_AUTH_FAILURES_PER_MINUTE", "too large".into()))?,
                 })
             }
             Some("none") => AuthSettings::Disabled,
             Some(v) => return Err(err("CDS_AUTH", format!("`{v}`: use jwt or none"))),
         };
+        let audit_salt = audit_salt(&get, matches!(auth, AuthSettings::Jwt(_)))?;
         let cors_origins = list("CDS_CORS_ORIGINS");
         for origin in &cors_origins {
             let parsed = Url::parse(origin).ok().filter(|u| {
@@ -228,7 +243,20 @@ impl Settings {
                 "CDS_MAX_PREFETCH_RESOURCES",
                 default_limits.max_prefetch_resources as u64,
             )? as usize,
+            max_feedback_items: number("CDS_MAX_FEEDBACK_ITEMS", default_limits.max_feedback_items as u64)? as usize,
+            body_timeout: Duration::from_millis(number(
+                "CDS_BODY_TIMEOUT_MS",
+                default_limits.body_timeout.as_millis() as u64,
+            )?),
+            max_bodies_in_flight: number("CDS_MAX_BODIES_IN_FLIGHT", default_limits.max_bodies_in_flight as u64)?
+                as usize,
         };
+        if limits.body_timeout.is_zero() {
+            return Err(err("CDS_BODY_TIMEOUT_MS", "must be positive".into()));
+        }
+        if limits.max_bodies_in_flight == 0 {
+            return Err(err("CDS_MAX_BODIES_IN_FLIGHT", "must be positive".into()));
+        }
         Ok(Settings {
             bind: get("CDS_BIND").unwrap_or_else(|| "127.0.0.1:8080".into()),
             public_url,
@@ -252,11 +280,59 @@ impl Settings {
             store_path: get("CDS_STORE_PATH")
                 .map(PathBuf::from)
                 .unwrap_or_else(|| PathBuf::from("omalizumab-cds.sqlite")),
-            audit_salt: get("CDS_AUDIT_SALT"),
+            audit_salt,
             log_format,
             log_filter: get("CDS_LOG").unwrap_or_else(|| "info".into()),
         })
     }
+}
+
+/// The shortest salt accepted: 32 characters, e.g. 16 random bytes in hex.
+const MIN_SALT_CHARS: usize = 32;
+
+/// The patient-hash salt, from the environment or a file. A salt kept in the same
+/// database as the hashes lets anyone with the file test every patient id (a numeric id
+/// was recovered in seconds), so with authentication on (anything but development) one
+/// from outside the store is required.
+fn audit_salt(get: &dyn Fn(&str) -> Option<String>, required: bool) -> Result<Option<String>, SettingsError> {
+    let err = |name: &str, message: String| SettingsError {
+        name: name.into(),
+        message,
+    };
+    const HOW: &str = "make one with `openssl rand -hex 32 > /etc/omalizumab-cds/audit-salt` (readable by the \
+                       service only) and set CDS_AUDIT_SALT_FILE to that file; keep it as secret as a key and \
+                       never change it, or new hashes no longer match old ones";
+    let (name, salt) = match (get("CDS_AUDIT_SALT"), get("CDS_AUDIT_SALT_FILE")) {
+        (Some(_), Some(_)) => {
+            return Err(err(
+                "CDS_AUDIT_SALT_FILE",
+                "set CDS_AUDIT_SALT or CDS_AUDIT_SALT_FILE, not both".into(),
+            ));
+        }
+        (Some(salt), None) => ("CDS_AUDIT_SALT", salt),
+        (None, Some(path)) => {
+            let text = std::fs::read_to_string(&path)
+                .map_err(|e| err("CDS_AUDIT_SALT_FILE", format!("cannot read {path}: {e}")))?;
+            ("CDS_AUDIT_SALT_FILE", text.trim().to_string())
+        }
+        (None, None) if required => {
+            return Err(err(
+                "CDS_AUDIT_SALT",
+                format!(
+                    "CDS_AUTH=jwt needs the salt for patient-id hashes from outside the database \
+                     (CDS_AUDIT_SALT or CDS_AUDIT_SALT_FILE); {HOW}"
+                ),
+            ));
+        }
+        (None, None) => return Ok(None),
+    };
+    if salt.chars().count() < MIN_SALT_CHARS {
+        return Err(err(
+            name,
+            format!("the salt must be at least {MIN_SALT_CHARS} characters; {HOW}"),
+        ));
+    }
+    Ok(Some(salt))
 }
 
 #[cfg(test)]
@@ -291,6 +367,7 @@ mod tests {
             ("CDS_JWT_ISSUERS", "ehr=https://ehr.example/jwks"),
             ("CDS_PUBLIC_URL", "https://cds.example"),
             ("CDS_JWT_SKEW_SECS", "10"),
+            ("CDS_AUDIT_SALT", "0123456789abcdef0123456789abcdef"),
         ]))
         .unwrap();
         let AuthSettings::Jwt(jwt) = s.auth else {
@@ -299,6 +376,7 @@ mod tests {
         assert_eq!(jwt.issuers[0].issuer, "ehr");
         assert_eq!(jwt.skew, Duration::from_secs(10));
         assert_eq!(jwt.max_lifetime, JwtSettings::default().max_lifetime);
+        assert_eq!(jwt.failures_per_minute, 60);
         let e = Settings::from_map(&vars(&[
             ("CDS_JWT_ISSUERS", "ehr=https://ehr.example/jwks"),
             ("CDS_PUBLIC_URL", "http://cds.example"),
@@ -340,7 +418,55 @@ mod tests {
         assert_eq!(e.name, "CDS_MAX_BODY_BYTES");
         let e = Settings::from_map(&vars(&[("CDS_AUTH", "none"), ("CDS_FHIR_ALLOWED", "ftp://x/")])).unwrap_err();
         assert_eq!(e.name, "CDS_FHIR_ALLOWED");
+        let e = Settings::from_map(&vars(&[
+            ("CDS_AUTH", "none"),
+            ("CDS_FHIR_ALLOWED", "https://x.example/a%2fb"),
+        ]))
+        .unwrap_err();
+        assert_eq!(e.name, "CDS_FHIR_ALLOWED");
         let e = Settings::from_map(&vars(&[("CDS_AUTH", "none"), ("CDS_FHIR_ALLOW_HTTP", "yes")])).unwrap_err();
         assert_eq!(e.name, "CDS_FHIR_ALLOW_HTTP");
+    }
+
+    /// Issue 13 item 7: with the salt kept in the store, a patient id was recovered from
+    /// its hash with the database alone. Outside development a salt from elsewhere is
+    /// required, long enough not to be guessed.
+    #[test]
+    fn jwt_mode_needs_an_audit_salt_from_outside_the_store() {
+        let jwt = [
+            ("CDS_JWT_ISSUERS", "ehr=https://ehr.example/jwks"),
+            ("CDS_PUBLIC_URL", "https://cds.example"),
+        ];
+        let e = Settings::from_map(&vars(&jwt)).unwrap_err();
+        assert_eq!(e.name, "CDS_AUDIT_SALT");
+        assert!(e.message.contains("openssl rand -hex 32"), "{}", e.message);
+        let with = |extra: &[(&str, &str)]| {
+            let mut all = jwt.to_vec();
+            all.extend_from_slice(extra);
+            Settings::from_map(&vars(&all))
+        };
+        assert_eq!(with(&[("CDS_AUDIT_SALT", "short")]).unwrap_err().name, "CDS_AUDIT_SALT");
+        let salt = "4f9c2b7e1d3a5c8e0f6b2d4a7c9e1b3d";
+        assert_eq!(
+            with(&[("CDS_AUDIT_SALT", salt)]).unwrap().audit_salt.as_deref(),
+            Some(salt)
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("salt");
+        std::fs::write(&file, format!("{salt}\n")).unwrap();
+        let from_file = with(&[("CDS_AUDIT_SALT_FILE", file.to_str().unwrap())]).unwrap();
+        assert_eq!(from_file.audit_salt.as_deref(), Some(salt));
+        let missing = with(&[("CDS_AUDIT_SALT_FILE", "/nonexistent/salt")]).unwrap_err();
+        assert_eq!(missing.name, "CDS_AUDIT_SALT_FILE");
+        let both = with(&[
+            ("CDS_AUDIT_SALT", salt),
+            ("CDS_AUDIT_SALT_FILE", file.to_str().unwrap()),
+        ]);
+        assert_eq!(both.unwrap_err().name, "CDS_AUDIT_SALT_FILE");
+        // Development keeps the salt made in the store.
+        assert_eq!(
+            Settings::from_map(&vars(&[("CDS_AUTH", "none")])).unwrap().audit_salt,
+            None
+        );
     }
 }

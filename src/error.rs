@@ -18,6 +18,8 @@ pub enum ApiError {
     UnknownService(String),
     #[error("method not allowed here")]
     MethodNotAllowed,
+    #[error("this service does not implement that method")]
+    MethodNotImplemented,
     #[error("request body larger than {0} bytes")]
     PayloadTooLarge(usize),
     #[error("{0}")]
@@ -28,8 +30,14 @@ pub enum ApiError {
     DataUnavailable(String),
     #[error("authentication required")]
     Unauthorized,
+    #[error("too many failed authentications from this address; retry after {0} s")]
+    TooManyFailures(u64),
     #[error("not found")]
     NotFound,
+    #[error("the request body did not arrive in time")]
+    BodyTimeout,
+    #[error("too many requests are being received at once; retry shortly")]
+    Busy,
     #[error("internal error")]
     Internal,
 }
@@ -43,11 +51,15 @@ impl ApiError {
             ApiError::UnknownService(_) => (404, "unknown-service", "not-found"),
             ApiError::NotFound => (404, "not-found", "not-found"),
             ApiError::MethodNotAllowed => (405, "method-not-allowed", "not-supported"),
+            ApiError::MethodNotImplemented => (501, "method-not-implemented", "not-supported"),
             ApiError::PayloadTooLarge(_) => (413, "payload-too-large", "too-costly"),
             ApiError::LimitExceeded(_) => (413, "limit-exceeded", "too-costly"),
             ApiError::FhirServerNotAllowed => (403, "fhir-server-not-allowed", "forbidden"),
             ApiError::DataUnavailable(_) => (412, "data-unavailable", "incomplete"),
             ApiError::Unauthorized => (401, "unauthorized", "login"),
+            ApiError::TooManyFailures(_) => (429, "too-many-failures", "throttled"),
+            ApiError::BodyTimeout => (408, "body-timeout", "timeout"),
+            ApiError::Busy => (503, "busy", "transient"),
             ApiError::Internal => (500, "internal", "exception"),
         }
     }

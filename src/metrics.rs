@@ -1,18 +1,22 @@
 //! Prometheus metrics (`GET /metrics`, OpenMetrics text): requests and their latency by
 //! route, FHIR call latency and errors, cards by indicator. Labels are route patterns,
 //! statuses, error kinds and indicators: never a patient, a token or a free value.
+//! Each label takes its value from a closed set here, whatever the caller passes, so no
+//! request can add series without bound (issue 13: a label made of the raw HTTP method
+//! grew memory by hundreds of megabytes).
 
 use std::time::Duration;
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RequestLabels {
-    method: String,
+    method: &'static str,
     route: String,
     status: u16,
 }
@@ -27,9 +31,66 @@ struct OutcomeLabels {
     outcome: String,
 }
 
+/// A configured issuer's name: configuration, never a value from an unverified token.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct IssuerLabels {
+    issuer: String,
+}
+
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct IndicatorLabels {
-    indicator: String,
+    indicator: &'static str,
+}
+
+/// The methods this service serves (OPTIONS for CORS preflights, HEAD for probes);
+/// everything else is `None` and is answered 501 before routing.
+pub fn known_method(method: &str) -> Option<&'static str> {
+    match method {
+        "GET" => Some("GET"),
+        "POST" => Some("POST"),
+        "OPTIONS" => Some("OPTIONS"),
+        "HEAD" => Some("HEAD"),
+        _ => None,
+    }
+}
+
+/// The label for a request's method: a method is a token of the caller's choosing, up
+/// to the size of the request head, so it is never copied into a label.
+pub fn method_label(method: &str) -> &'static str {
+    known_method(method).unwrap_or("other")
+}
+
+/// FHIR call outcomes are our own words, except the status, which the FHIR server
+/// chooses: keep it only in the range HTTP defines.
+fn outcome_label(outcome: &str) -> String {
+    const OWN: [&str; 8] = [
+        "ok",
+        "timeout",
+        "connect",
+        "too-large",
+        "not-json",
+        "foreign-link",
+        "too-many-pages",
+        "bad-url",
+    ];
+    let status_ok = outcome
+        .strip_prefix("status-")
+        .and_then(|s| s.parse::<u16>().ok())
+        .is_some_and(|s| (100..=599).contains(&s));
+    if OWN.contains(&outcome) || status_ok {
+        outcome.to_string()
+    } else {
+        "other".to_string()
+    }
+}
+
+fn indicator_label(indicator: &str) -> &'static str {
+    match indicator {
+        "info" => "info",
+        "warning" => "warning",
+        "critical" => "critical",
+        _ => "other",
+    }
 }
 
 /// 1 ms to about 16 s, doubling: hooks answer in milliseconds, FHIR servers in tens to
@@ -45,6 +106,8 @@ pub struct Metrics {
     fhir_seconds: Histogram,
     fhir_calls: Family<OutcomeLabels, Counter>,
     cards: Family<IndicatorLabels, Counter>,
+    replay_ids: Family<IssuerLabels, Gauge>,
+    replay_capacity: Gauge,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -84,6 +147,18 @@ impl Default for Metrics {
             fhir_calls.clone(),
         );
         registry.register("cards", "Cards returned, by indicator", cards.clone());
+        let replay_ids = Family::<IssuerLabels, Gauge>::default();
+        let replay_capacity = Gauge::default();
+        registry.register(
+            "jwt_replay_ids",
+            "Client JWT ids remembered against replay, by trusted issuer (at the last scrape)",
+            replay_ids.clone(),
+        );
+        registry.register(
+            "jwt_replay_capacity",
+            "Client JWT ids each issuer may have remembered at once (CDS_JWT_REPLAY_CAPACITY)",
+            replay_capacity.clone(),
+        );
         Metrics {
             registry,
             requests,
@@ -91,6 +166,8 @@ impl Default for Metrics {
             fhir_seconds,
             fhir_calls,
             cards,
+            replay_ids,
+            replay_capacity,
         }
     }
 }
@@ -99,7 +176,7 @@ impl Metrics {
     pub fn observe_request(&self, method: &str, route: &str, status: u16, elapsed: Duration) {
         self.requests
             .get_or_create(&RequestLabels {
-                method: method.to_string(),
+                method: method_label(method),
                 route: route.to_string(),
                 status,
             })
@@ -115,7 +192,7 @@ impl Metrics {
         self.fhir_seconds.observe(elapsed.as_secs_f64());
         self.fhir_calls
             .get_or_create(&OutcomeLabels {
-                outcome: outcome.to_string(),
+                outcome: outcome_label(outcome),
             })
             .inc();
     }
@@ -123,9 +200,19 @@ impl Metrics {
     pub fn count_card(&self, indicator: &str) {
         self.cards
             .get_or_create(&IndicatorLabels {
-                indicator: indicator.to_string(),
+                indicator: indicator_label(indicator),
             })
             .inc();
+    }
+
+    /// The replay memory's fill level of one configured issuer.
+    pub fn set_replay_fill(&self, issuer: &str, ids: usize, capacity: usize) {
+        self.replay_ids
+            .get_or_create(&IssuerLabels {
+                issuer: issuer.to_string(),
+            })
+            .set(ids as i64);
+        self.replay_capacity.set(capacity as i64);
     }
 
     /// The OpenMetrics text exposition.
@@ -165,5 +252,37 @@ mod tests {
         );
         assert!(text.contains("omalizumab_cds_http_request_seconds_bucket"), "{text}");
         assert!(text.ends_with("# EOF\n"), "{text}");
+    }
+
+    #[test]
+    fn every_label_comes_from_a_closed_set() {
+        let m = Metrics::default();
+        for weird in ["PROPFIND", "get", "XXXXXXXXXXXXXXXX", ""] {
+            m.observe_request(weird, "unmatched", 501, Duration::from_millis(1));
+        }
+        m.observe_fhir_call("status-999", Duration::from_millis(1));
+        m.observe_fhir_call("status-abc", Duration::from_millis(1));
+        m.observe_fhir_call("status-404", Duration::from_millis(1));
+        m.count_card("purple");
+        let text = m.encode();
+        assert!(
+            text.contains(r#"omalizumab_cds_http_requests_total{method="other",route="unmatched",status="501"} 4"#),
+            "{text}"
+        );
+        assert!(!text.contains("PROPFIND") && !text.contains("XXXX"), "{text}");
+        assert!(
+            text.contains(r#"omalizumab_cds_fhir_calls_total{outcome="other"} 2"#),
+            "{text}"
+        );
+        assert!(
+            text.contains(r#"omalizumab_cds_fhir_calls_total{outcome="status-404"} 1"#),
+            "{text}"
+        );
+        assert!(
+            text.contains(r#"omalizumab_cds_cards_total{indicator="other"} 1"#),
+            "{text}"
+        );
+        assert_eq!(known_method("HEAD"), Some("HEAD"));
+        assert_eq!(known_method("DELETE"), None);
     }
 }

@@ -96,6 +96,7 @@ impl Application {
             metrics,
             store,
             audit: audit.clone(),
+            bodies: Arc::new(tokio::sync::Semaphore::new(settings.limits.max_bodies_in_flight)),
         });
         let authenticator = web::Data::new(authenticator(settings)?);
         let cors_origins = settings.cors_origins.clone();

@@ -1,8 +1,10 @@
 //! One trusted issuer's public keys: read from its configured JWKS (a URL or a file),
 //! prepared once per fetch, and fetched again only when a token names an unknown `kid`
-//! (at most once per `min_refresh`) or the set is older than `max_age`.
+//! (at most once per `min_refresh`) or the set is older than `max_age` (then in the
+//! background, while the keys in hand go on serving).
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
@@ -113,62 +115,101 @@ struct Cached {
 }
 
 pub struct IssuerKeys {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
     location: Url,
     min_refresh: Duration,
     max_age: Duration,
     cached: RwLock<Cached>,
     /// One fetch at a time per issuer; concurrent callers wait for it and reuse it.
     fetching: tokio::sync::Mutex<()>,
+    /// A background refresh is under way: later callers need not start another.
+    refreshing: AtomicBool,
 }
 
 impl IssuerKeys {
     pub fn new(location: Url, min_refresh: Duration, max_age: Duration) -> Self {
         IssuerKeys {
-            location,
-            min_refresh,
-            max_age,
-            cached: RwLock::new(Cached::default()),
-            fetching: tokio::sync::Mutex::new(()),
+            inner: Arc::new(Inner {
+                location,
+                min_refresh,
+                max_age,
+                cached: RwLock::new(Cached::default()),
+                fetching: tokio::sync::Mutex::new(()),
+                refreshing: AtomicBool::new(false),
+            }),
         }
     }
 
     pub fn location(&self) -> &Url {
-        &self.location
+        &self.inner.location
     }
 
-    /// The key named `kid`, fetching the set again if it is unknown or the set is old,
-    /// within the refresh limits. `None` when the issuer has no such key.
+    /// The key named `kid`. A known key is returned at once; if the set is older than
+    /// `max_age` it is fetched again in the background, so a slow or failing key host
+    /// does not hold the issuer's valid requests (revoked keys go at the next successful
+    /// fetch). An unknown `kid` waits for a fetch, within the refresh limits. `None`
+    /// when the issuer has no such key.
     pub async fn key(&self, client: &reqwest::Client, kid: &str) -> Option<Arc<VerificationKey>> {
+        let inner = &self.inner;
         let now = Instant::now();
-        let (found, attempts, may_fetch) = {
-            let c = self.cached.read().ok()?;
-            let fresh = c.fetched_at.is_some_and(|t| now.duration_since(t) < self.max_age);
-            let found = c.keys.get(kid).cloned();
-            let usable = found.is_some() && fresh;
-            let recently_tried = c.last_attempt.is_some_and(|t| now.duration_since(t) < self.min_refresh);
-            (found, c.attempts, !usable && !recently_tried)
+        let (found, attempts, fresh, recently_tried) = {
+            let c = inner.cached.read().ok()?;
+            let fresh = c.fetched_at.is_some_and(|t| now.duration_since(t) < inner.max_age);
+            let recently_tried = c
+                .last_attempt
+                .is_some_and(|t| now.duration_since(t) < inner.min_refresh);
+            (c.keys.get(kid).cloned(), c.attempts, fresh, recently_tried)
         };
-        if !may_fetch {
-            return found;
-        }
-        let _one_at_a_time = self.fetching.lock().await;
-        let already_fetched = self.cached.read().ok()?.attempts != attempts;
-        if !already_fetched {
-            let loaded = load(client, &self.location).await;
-            let mut c = self.cached.write().ok()?;
-            c.attempts += 1;
-            c.last_attempt = Some(Instant::now());
-            match loaded {
-                Ok((keys, skipped)) => {
-                    tracing::info!(jwks = %self.location, keys = keys.len(), skipped, "key set loaded");
-                    c.keys = keys;
-                    c.fetched_at = c.last_attempt;
-                }
-                // Keep the keys we had: a key server outage should not lock out every EHR.
-                Err(e) => tracing::warn!(jwks = %self.location, error = %e, "key set could not be loaded"),
+        if let Some(key) = found {
+            if !fresh
+                && !recently_tried
+                && inner
+                    .refreshing
+                    .compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
+                    .is_ok()
+            {
+                let (inner, client) = (inner.clone(), client.clone());
+                tokio::spawn(async move {
+                    inner.refresh(&client, attempts).await;
+                    inner.refreshing.store(false, Ordering::Release);
+                });
             }
+            return Some(key);
         }
-        self.cached.read().ok()?.keys.get(kid).cloned()
+        if recently_tried {
+            return None;
+        }
+        inner.refresh(client, attempts).await;
+        inner.cached.read().ok()?.keys.get(kid).cloned()
+    }
+}
+
+impl Inner {
+    /// Fetch the set again unless someone else did since `seen_attempts`.
+    async fn refresh(&self, client: &reqwest::Client, seen_attempts: u64) {
+        let _one_at_a_time = self.fetching.lock().await;
+        let already_fetched = self.cached.read().map_or(true, |c| c.attempts != seen_attempts);
+        if already_fetched {
+            return;
+        }
+        let loaded = load(client, &self.location).await;
+        let Ok(mut c) = self.cached.write() else {
+            return;
+        };
+        c.attempts += 1;
+        c.last_attempt = Some(Instant::now());
+        match loaded {
+            Ok((keys, skipped)) => {
+                tracing::info!(jwks = %self.location, keys = keys.len(), skipped, "key set loaded");
+                c.keys = keys;
+                c.fetched_at = c.last_attempt;
+            }
+            // Keep the keys we had: a key server outage should not lock out every EHR.
+            Err(e) => tracing::warn!(jwks = %self.location, error = %e, "key set could not be loaded"),
+        }
     }
 }
 

@@ -4,6 +4,7 @@
 
 pub mod jwks;
 pub mod replay;
+pub mod throttle;
 pub mod verify;
 
 use std::time::Duration;
@@ -33,8 +34,11 @@ pub struct JwtSettings {
     pub replay_capacity: usize,
     /// Least time between two fetches of one issuer's key set (on an unknown `kid`).
     pub jwks_min_refresh: Duration,
-    /// A key set older than this is fetched again before use (keys get revoked).
+    /// A key set older than this is fetched again (keys get revoked), in the background.
     pub jwks_max_age: Duration,
+    /// Failed authentications one peer may have a minute before it is answered 429
+    /// without any check; 0 turns the limit off.
+    pub failures_per_minute: u32,
 }
 
 impl Default for JwtSettings {
@@ -46,6 +50,7 @@ impl Default for JwtSettings {
             replay_capacity: 100_000,
             jwks_min_refresh: Duration::from_secs(60),
             jwks_max_age: Duration::from_secs(3600),
+            failures_per_minute: 60,
         }
     }
 }

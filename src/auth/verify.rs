@@ -6,19 +6,22 @@
 //! pass, so forged tokens cannot fill the replay memory.
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jsonwebtoken::Algorithm;
 use jsonwebtoken::errors::ErrorKind;
-use jsonwebtoken::{Algorithm, Validation};
 use serde::Deserialize;
+use serde_json::{Map, Value};
 use url::Url;
 
 use super::JwtSettings;
 use super::jwks::IssuerKeys;
 use super::replay::{MAX_JTI_BYTES, ReplayError, ReplayGuard};
+use super::throttle::FailureLimiter;
 
 /// Why a token was refused: for the log only (the caller sees a generic 401). No
 /// variant carries text from the token.
@@ -31,6 +34,7 @@ pub enum Rejection {
     AlgorithmHmac,
     AlgorithmNotAllowed,
     WrongType,
+    CriticalHeader,
     MissingKid,
     MissingClaim,
     UnknownIssuer,
@@ -57,6 +61,7 @@ impl Rejection {
             Rejection::AlgorithmHmac => "alg-hmac",
             Rejection::AlgorithmNotAllowed => "alg-not-allowed",
             Rejection::WrongType => "typ-not-jwt",
+            Rejection::CriticalHeader => "crit-header",
             Rejection::MissingKid => "missing-kid",
             Rejection::MissingClaim => "missing-claim",
             Rejection::UnknownIssuer => "unknown-issuer",
@@ -96,9 +101,11 @@ struct UnverifiedIssuer {
     iss: Option<String>,
 }
 
-/// The claims we read after the signature is checked. Times as f64: some clients send
-/// fractional seconds. `aud`, `exp`, `nbf` are also checked by jsonwebtoken.
-#[derive(Deserialize)]
+/// The claims read after the signature is checked, parsed here rather than by
+/// jsonwebtoken: fhirbolt turns on serde_json's `arbitrary_precision`, under which
+/// jsonwebtoken's own claim parsing refuses fractional times (NumericDate allows them,
+/// RFC 7519 section 2) and `nbf: null`.
+#[derive(Debug, Clone, PartialEq)]
 struct Claims {
     exp: f64,
     iat: f64,
@@ -107,11 +114,91 @@ struct Claims {
     sub: Option<String>,
 }
 
+/// What the claims are checked against, and when.
+struct ClaimRules<'a> {
+    issuer: &'a str,
+    audience: &'a str,
+    now: f64,
+    skew: f64,
+    max_lifetime: f64,
+}
+
+/// A NumericDate: a finite JSON number, fractions and exponents allowed.
+fn numeric_date(v: &Value) -> Option<f64> {
+    v.as_f64().filter(|n| n.is_finite())
+}
+
+/// Check the claims of a token whose signature has been verified.
+fn check_claims(payload: &Value, rules: &ClaimRules<'_>) -> Result<Claims, Rejection> {
+    let claims = payload.as_object().ok_or(Rejection::Malformed)?;
+    let string = |name: &str| -> Result<Option<String>, Rejection> {
+        match claims.get(name) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s.clone())),
+            Some(_) => Err(Rejection::MissingClaim),
+        }
+    };
+    let time = |name: &str| -> Result<Option<f64>, Rejection> {
+        match claims.get(name) {
+            None | Some(Value::Null) => Ok(None),
+            Some(v) => numeric_date(v).map(Some).ok_or(Rejection::MissingClaim),
+        }
+    };
+    if string("iss")?.as_deref() != Some(rules.issuer) {
+        return Err(Rejection::UnknownIssuer);
+    }
+    let audience_ok = match claims.get("aud") {
+        Some(Value::String(a)) => a == rules.audience,
+        Some(Value::Array(list)) => list.iter().any(|a| a.as_str() == Some(rules.audience)),
+        None | Some(Value::Null) => return Err(Rejection::MissingClaim),
+        Some(_) => false,
+    };
+    let exp = time("exp")?.ok_or(Rejection::MissingClaim)?;
+    let iat = time("iat")?.ok_or(Rejection::MissingClaim)?;
+    let nbf = time("nbf")?;
+    let jti = string("jti")?.ok_or(Rejection::MissingClaim)?;
+    let tenant = string("tenant")?;
+    let sub = string("sub")?;
+    if exp + rules.skew < rules.now {
+        return Err(Rejection::Expired);
+    }
+    if nbf.is_some_and(|nbf| nbf > rules.now + rules.skew) {
+        return Err(Rejection::NotYetValid);
+    }
+    if !audience_ok {
+        return Err(Rejection::WrongAudience);
+    }
+    if iat > rules.now + rules.skew {
+        return Err(Rejection::IssuedInFuture);
+    }
+    if exp - iat > rules.max_lifetime {
+        return Err(Rejection::LifetimeTooLong);
+    }
+    if jti.is_empty() || jti.len() > MAX_JTI_BYTES {
+        return Err(Rejection::MissingClaim);
+    }
+    Ok(Claims {
+        exp,
+        iat,
+        jti,
+        tenant,
+        sub,
+    })
+}
+
+/// One trusted issuer: its keys and its own replay memory (a quota of its own, so one
+/// issuer cannot fill the memory and lock the others out).
+struct Issuer {
+    keys: IssuerKeys,
+    replay: Mutex<ReplayGuard>,
+}
+
 pub struct JwtVerifier {
-    issuers: HashMap<String, IssuerKeys>,
+    issuers: HashMap<String, Issuer>,
+    // Boxed: the limiter is large, and the verifier sits in an enum beside a unit variant.
+    throttle: Option<Box<FailureLimiter>>,
     skew: Duration,
     max_lifetime: Duration,
-    replay: Mutex<ReplayGuard>,
     client: reqwest::Client,
 }
 
@@ -122,16 +209,40 @@ impl JwtVerifier {
             .iter()
             .map(|i| {
                 let keys = IssuerKeys::new(i.jwks.clone(), settings.jwks_min_refresh, settings.jwks_max_age);
-                (i.issuer.clone(), keys)
+                let replay = Mutex::new(ReplayGuard::new(settings.replay_capacity));
+                (i.issuer.clone(), Issuer { keys, replay })
             })
             .collect();
         JwtVerifier {
             issuers,
+            throttle: FailureLimiter::new(settings.failures_per_minute).map(Box::new),
             skew: settings.skew,
             max_lifetime: settings.max_lifetime,
-            replay: Mutex::new(ReplayGuard::new(settings.replay_capacity)),
             client,
         }
+    }
+
+    /// How long `peer` must still wait before its tokens are looked at again, when it
+    /// failed too often.
+    pub fn throttled(&self, peer: Option<IpAddr>) -> Option<Duration> {
+        self.throttle.as_ref()?.throttled(peer?)
+    }
+
+    /// Count a failed authentication of `peer`; `Some(wait)` when it is now throttled.
+    pub fn record_failure(&self, peer: Option<IpAddr>) -> Option<Duration> {
+        self.throttle.as_ref()?.record_failure(peer?)
+    }
+
+    /// Each configured issuer with the `jti`s it has in memory and its quota, for the
+    /// fill-level metric.
+    pub fn replay_fill(&self) -> Vec<(&str, usize, usize)> {
+        self.issuers
+            .iter()
+            .filter_map(|(name, i)| {
+                let g = i.replay.lock().ok()?;
+                Some((name.as_str(), g.len(), g.capacity()))
+            })
+            .collect()
     }
 
     /// Check an `Authorization` header value for a call to `audience` (the exact URL
@@ -143,10 +254,19 @@ impl JwtVerifier {
             _ => return Err(Rejection::NotBearer),
         };
         let mut parts = token.split('.');
-        let (Some(head), Some(body), Some(_), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
+        let (Some(head), Some(body), Some(signature), None) = (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
             return Err(Rejection::Malformed);
         };
-        let head: RawHeader = decode_part(head)?;
+        let signing_input = &token[..head.len() + 1 + body.len()];
+        let head: Map<String, Value> = decode_part(head)?;
+        // RFC 7515 4.1.11: a token whose `crit` names extensions the recipient does not
+        // understand is invalid; this verifier understands none, and an empty or null
+        // `crit` is malformed. `b64` (RFC 7797) changes what is signed: refused as well.
+        if head.contains_key("crit") || head.contains_key("b64") {
+            return Err(Rejection::CriticalHeader);
+        }
+        let head: RawHeader = serde_json::from_value(Value::Object(head)).map_err(|_| Rejection::Malformed)?;
         let alg = allowed_algorithm(&head.alg)?;
         if head.typ.as_deref().is_some_and(|t| !t.eq_ignore_ascii_case("JWT")) {
             return Err(Rejection::WrongType);
@@ -155,7 +275,8 @@ impl JwtVerifier {
         let issuer = decode_part::<UnverifiedIssuer>(body)?
             .iss
             .ok_or(Rejection::MissingClaim)?;
-        let keys = self.issuers.get(&issuer).ok_or(Rejection::UnknownIssuer)?;
+        let trusted = self.issuers.get(&issuer).ok_or(Rejection::UnknownIssuer)?;
+        let keys = &trusted.keys;
         if let Some(jku) = &head.jku
             && Url::parse(jku).ok().as_ref() != Some(keys.location())
         {
@@ -166,49 +287,40 @@ impl JwtVerifier {
             return Err(Rejection::KeyDoesNotFitAlgorithm);
         }
 
-        let mut validation = Validation::new(alg);
-        validation.leeway = self.skew.as_secs();
-        validation.validate_nbf = true;
-        validation.set_required_spec_claims(&["exp", "iss", "aud"]);
-        validation.set_issuer(&[&issuer]);
-        validation.set_audience(&[audience]);
-        let claims = jsonwebtoken::decode::<Claims>(token, &key.key, &validation)
-            .map_err(|e| match e.kind() {
-                ErrorKind::InvalidSignature | ErrorKind::InvalidEcdsaKey | ErrorKind::InvalidRsaKey(_) => {
-                    Rejection::BadSignature
-                }
-                ErrorKind::ExpiredSignature => Rejection::Expired,
-                ErrorKind::ImmatureSignature => Rejection::NotYetValid,
-                ErrorKind::InvalidAudience => Rejection::WrongAudience,
-                ErrorKind::InvalidIssuer => Rejection::UnknownIssuer,
-                ErrorKind::InvalidAlgorithm | ErrorKind::InvalidKeyFormat => Rejection::KeyDoesNotFitAlgorithm,
-                ErrorKind::MissingRequiredClaim(_) | ErrorKind::Json(_) | ErrorKind::InvalidClaimFormat(_) => {
-                    Rejection::MissingClaim
-                }
-                _ => Rejection::Malformed,
-            })?
-            .claims;
-
+        match jsonwebtoken::crypto::verify(signature, signing_input.as_bytes(), &key.key, alg) {
+            Ok(true) => {}
+            Ok(false) => return Err(Rejection::BadSignature),
+            Err(e) => {
+                return Err(match e.kind() {
+                    ErrorKind::InvalidAlgorithm | ErrorKind::InvalidKeyFormat => Rejection::KeyDoesNotFitAlgorithm,
+                    ErrorKind::Base64(_) => Rejection::Malformed,
+                    _ => Rejection::BadSignature,
+                });
+            }
+        }
+        let payload: Value = decode_part(body)?;
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .unwrap_or_default()
             .as_secs_f64();
         let skew = self.skew.as_secs_f64();
-        if claims.iat > now + skew {
-            return Err(Rejection::IssuedInFuture);
-        }
-        if claims.exp - claims.iat > self.max_lifetime.as_secs_f64() {
-            return Err(Rejection::LifetimeTooLong);
-        }
-        if claims.jti.is_empty() || claims.jti.len() > MAX_JTI_BYTES {
-            return Err(Rejection::MissingClaim);
-        }
+        let claims = check_claims(
+            &payload,
+            &ClaimRules {
+                issuer: &issuer,
+                audience,
+                now,
+                skew,
+                max_lifetime: self.max_lifetime.as_secs_f64(),
+            },
+        )?;
         // Remember the id until the token is unusable even with skew.
         let forget_at = (claims.exp + skew).ceil() as u64;
-        self.replay
+        trusted
+            .replay
             .lock()
             .map_err(|_| Rejection::ReplayMemoryFull)?
-            .remember(&issuer, &claims.jti, forget_at, now as u64)
+            .remember(&claims.jti, forget_at, now as u64)
             .map_err(|e| match e {
                 ReplayError::Replayed => Rejection::Replayed,
                 ReplayError::Full => Rejection::ReplayMemoryFull,
@@ -256,5 +368,72 @@ mod tests {
         for other in ["PS256", "RS512", "EdDSA", "es384", ""] {
             assert_eq!(allowed_algorithm(other), Err(Rejection::AlgorithmNotAllowed), "{other}");
         }
+    }
+
+    fn rules() -> ClaimRules<'static> {
+        ClaimRules {
+            issuer: "iss-a",
+            audience: "https://cds.example/cds-services",
+            now: 1_000_000.0,
+            skew: 30.0,
+            max_lifetime: 600.0,
+        }
+    }
+
+    fn claims(extra: Value) -> Value {
+        let mut c = serde_json::json!({"iss": "iss-a", "aud": "https://cds.example/cds-services",
+            "iat": 1_000_000, "exp": 1_000_300, "jti": "j1"});
+        for (k, v) in extra.as_object().unwrap() {
+            c[k] = v.clone();
+        }
+        c
+    }
+
+    #[test]
+    fn fractional_times_exponents_and_null_nbf_are_numeric_dates() {
+        let c = check_claims(
+            &claims(serde_json::json!({"exp": 1_000_300.5, "iat": 999_999.75, "nbf": null})),
+            &rules(),
+        )
+        .unwrap();
+        assert_eq!((c.exp, c.iat), (1_000_300.5, 999_999.75));
+        let exponent: Value = serde_json::from_str(r#"{"exp": 1.0003e6, "nbf": 9.9e5}"#).unwrap();
+        assert!(check_claims(&claims(exponent), &rules()).is_ok());
+    }
+
+    #[test]
+    fn each_claim_rule_has_its_rejection() {
+        let r = rules();
+        let check = |extra: Value| check_claims(&claims(extra), &r).map(|_| ());
+        use serde_json::json;
+        assert_eq!(check(json!({})), Ok(()));
+        assert_eq!(check(json!({"aud": ["x", "https://cds.example/cds-services"]})), Ok(()));
+        assert_eq!(check(json!({"exp": "1000300"})), Err(Rejection::MissingClaim));
+        assert_eq!(check(json!({"exp": null})), Err(Rejection::MissingClaim));
+        assert_eq!(check(json!({"iat": null})), Err(Rejection::MissingClaim));
+        assert_eq!(check(json!({"jti": 5})), Err(Rejection::MissingClaim));
+        assert_eq!(check(json!({"jti": ""})), Err(Rejection::MissingClaim));
+        assert_eq!(check(json!({"aud": null})), Err(Rejection::MissingClaim));
+        assert_eq!(check(json!({"iss": "iss-b"})), Err(Rejection::UnknownIssuer));
+        assert_eq!(check(json!({"iss": ["iss-a"]})), Err(Rejection::MissingClaim));
+        assert_eq!(
+            check(json!({"aud": "https://cds.example/x"})),
+            Err(Rejection::WrongAudience)
+        );
+        assert_eq!(check(json!({"aud": 7})), Err(Rejection::WrongAudience));
+        assert_eq!(
+            check(json!({"exp": 999_969.5, "iat": 999_900})),
+            Err(Rejection::Expired)
+        );
+        // Within the skew is still valid.
+        assert_eq!(check(json!({"exp": 999_970.5, "iat": 999_900})), Ok(()));
+        assert_eq!(check(json!({"nbf": 1_000_030.5})), Err(Rejection::NotYetValid));
+        assert_eq!(check(json!({"nbf": "soon"})), Err(Rejection::MissingClaim));
+        assert_eq!(
+            check(json!({"iat": 1_000_031, "exp": 1_000_100})),
+            Err(Rejection::IssuedInFuture)
+        );
+        assert_eq!(check(json!({"exp": 1_000_600.5})), Err(Rejection::LifetimeTooLong));
+        assert_eq!(check_claims(&json!([1]), &r).map(|_| ()), Err(Rejection::Malformed));
     }
 }

@@ -214,9 +214,20 @@ pub fn within(base: &Url, candidate: &Url) -> bool {
     {
         return false;
     }
+    if has_encoded_separator(candidate.path()) || has_encoded_separator(base.path()) {
+        return false;
+    }
     let base_path = base.path().trim_end_matches('/');
     let path = candidate.path();
     path == base_path || path.starts_with(&format!("{base_path}/"))
+}
+
+/// A percent-encoded `/`, `\` or `.` is part of one segment to the URL parser, but many
+/// servers and proxies decode it into a separator or a `..` segment, so `/fhir/..%2fadmin`
+/// would compare as under `/fhir` and be served from `/admin`. No FHIR path needs one.
+pub fn has_encoded_separator(path: &str) -> bool {
+    let lower = path.to_ascii_lowercase();
+    path.contains('\\') || ["%2f", "%5c", "%2e"].iter().any(|e| lower.contains(e))
 }
 
 #[cfg(test)]
@@ -275,5 +286,27 @@ mod tests {
         assert!(!within(&base, &u("http://ehr.example/fhir/Observation")));
         assert!(!within(&base, &u("https://ehr.example/fhirx/Observation")));
         assert!(!within(&base, &u("https://user@ehr.example/fhir/Observation")));
+    }
+
+    #[test]
+    fn encoded_separators_and_dots_are_never_within() {
+        let base = u("https://ehr.example/fhir");
+        for bad in [
+            "https://ehr.example/fhir/..%2f..%2fadmin",
+            "https://ehr.example/fhir/..%2Fadmin",
+            "https://ehr.example/fhir/..%5cadmin",
+            "https://ehr.example/fhir/%2e%2e%2fadmin",
+            "https://ehr.example/fhir/.%2E/admin",
+            "https://ehr.example/fhir/Patient/a%2Fb",
+        ] {
+            assert!(!within(&base, &u(bad)), "{bad}");
+        }
+        // Encoded characters elsewhere, and in the query, are left alone.
+        assert!(within(
+            &base,
+            &u("https://ehr.example/fhir/Observation?code=a%2Fb&x=%2e")
+        ));
+        assert!(within(&base, &u("https://ehr.example/fhir/Patient/a.b")));
+        assert!(join(&base, "Observation?patient=..%2fx").is_ok());
     }
 }

@@ -11,6 +11,13 @@ pub struct RequestLimits {
     pub max_draft_orders: usize,
     /// Most resources in `prefetch`, counting each Bundle entry.
     pub max_prefetch_resources: usize,
+    /// Most items in one feedback request.
+    pub max_feedback_items: usize,
+    /// Longest time a request body may take to arrive (actix's own timeout covers only
+    /// the head).
+    pub body_timeout: std::time::Duration,
+    /// Most request bodies being read at once, each holding up to the body limit.
+    pub max_bodies_in_flight: usize,
 }
 
 impl Default for RequestLimits {
@@ -19,6 +26,9 @@ impl Default for RequestLimits {
             max_json_depth: 64,
             max_draft_orders: 25,
             max_prefetch_resources: 5_000,
+            max_feedback_items: 100,
+            body_timeout: std::time::Duration::from_secs(10),
+            max_bodies_in_flight: 64,
         }
     }
 }

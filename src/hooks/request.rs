@@ -3,6 +3,7 @@
 //! No `#[serde(flatten)]` and no untagged enums: fhirbolt turns on serde_json's
 //! `arbitrary_precision`, under which those patterns fail on numbers.
 
+use std::collections::HashSet;
 use std::fmt;
 
 use serde::Deserialize;
@@ -105,10 +106,14 @@ pub fn parse(body: &[u8], limits: &RequestLimits) -> Result<HookRequest, Request
     // One pass straight into the request (building a `Value` first and converting it
     // rebuilt the whole prefetch a second time); serde_json's error category still
     // tells a syntax error from a shape error.
-    serde_json::from_slice(body).map_err(|e| match e.classify() {
+    let request: HookRequest = serde_json::from_slice(body).map_err(|e| match e.classify() {
         serde_json::error::Category::Data => RequestError::Shape(e.to_string()),
         _ => RequestError::Json(e.to_string()),
-    })
+    })?;
+    // Counts before validation: `validate` compares selections with draft orders, work
+    // an oversized request must not get.
+    request.check_counts(limits)?;
+    Ok(request)
 }
 
 impl HookRequest {
@@ -119,6 +124,31 @@ impl HookRequest {
         if orders > limits.max_draft_orders {
             return Err(RequestError::Limit(format!(
                 "draftOrders has {orders} entries; at most {} are accepted",
+                limits.max_draft_orders
+            )));
+        }
+        self.check_counts(limits)
+    }
+
+    /// The counts that bound later work, read from the raw context: draftOrders entries,
+    /// selections (each names a draft order, so no more of them than orders are allowed)
+    /// and prefetch resources.
+    fn check_counts(&self, limits: &RequestLimits) -> Result<(), RequestError> {
+        if let Some(draft_orders) = self.context.get("draftOrders") {
+            let orders = draft_order_count(draft_orders);
+            if orders > limits.max_draft_orders {
+                return Err(RequestError::Limit(format!(
+                    "draftOrders has {orders} entries; at most {} are accepted",
+                    limits.max_draft_orders
+                )));
+            }
+        }
+        if let Some(selections) = self.context.get("selections").and_then(Value::as_array)
+            && selections.len() > limits.max_draft_orders
+        {
+            return Err(RequestError::Limit(format!(
+                "selections has {} items; at most {} are accepted",
+                selections.len(),
                 limits.max_draft_orders
             )));
         }
@@ -206,8 +236,10 @@ impl HookRequest {
                 .ok_or_else(|| {
                     RequestError::InvalidContext("selections", "must be a list of Type/id strings".into())
                 })?;
-            let entries = draft_order_references(&draft_orders);
-            if let Some(missing) = list.iter().find(|s| !entries.contains(s)) {
+            // A set: with the counts already bounded this is cheap either way, but it keeps
+            // the check linear if a limit is ever raised.
+            let entries: HashSet<String> = draft_order_references(&draft_orders).collect();
+            if let Some(missing) = list.iter().find(|s| !entries.contains(s.as_str())) {
                 return Err(RequestError::InvalidContext(
                     "selections",
                     format!("`{missing}` names no entry of draftOrders"),
@@ -228,7 +260,7 @@ impl HookRequest {
 }
 
 /// `Type/id` of every resource in a Bundle.
-fn draft_order_references(bundle: &Value) -> Vec<String> {
+fn draft_order_references(bundle: &Value) -> impl Iterator<Item = String> + '_ {
     bundle
         .get("entry")
         .and_then(Value::as_array)
@@ -242,7 +274,6 @@ fn draft_order_references(bundle: &Value) -> Vec<String> {
                 r.get("id")?.as_str()?
             ))
         })
-        .collect()
 }
 
 /// FHIR id: 1-64 of A-Z a-z 0-9 - .
@@ -429,6 +460,8 @@ mod tests {
             max_json_depth: 8,
             max_draft_orders: 2,
             max_prefetch_resources: 3,
+            max_feedback_items: 1,
+            ..RequestLimits::default()
         };
         let mut deep = json!(1);
         for _ in 0..8 {
@@ -444,14 +477,65 @@ mod tests {
         };
         let two = parse(&body("order-sign", context(2)), &limits).unwrap();
         assert_eq!(two.check_limits(&two.validate("order-sign").unwrap(), &limits), Ok(()));
-        let three = parse(&body("order-sign", context(3)), &limits).unwrap();
-        let err = three.check_limits(&three.validate("order-sign").unwrap(), &limits);
+        let err = parse(&body("order-sign", context(3)), &limits).map(|_| ());
         assert!(matches!(err, Err(RequestError::Limit(m)) if m.contains("draftOrders")));
 
         let mut big = serde_json::from_slice::<Value>(&body("order-sign", context(1))).unwrap();
         big["prefetch"] = json!({"obs": {"resourceType": "Bundle", "entry": [{}, {}, {}]}});
-        let big = parse(&serde_json::to_vec(&big).unwrap(), &limits).unwrap();
-        let err = big.check_limits(&big.validate("order-sign").unwrap(), &limits);
+        let err = parse(&serde_json::to_vec(&big).unwrap(), &limits).map(|_| ());
         assert!(matches!(err, Err(RequestError::Limit(m)) if m.contains("prefetch")));
+    }
+
+    /// Issue 13 item 3: selections were compared with every draftOrders reference before
+    /// any count was checked (one 1 MB request cost 0.9 s of CPU). Counts come first, in
+    /// `parse`, so an oversized list is refused before it is compared with anything.
+    #[test]
+    fn oversized_draft_orders_and_selections_are_refused_while_parsing() {
+        let limits = RequestLimits {
+            max_draft_orders: 3,
+            ..RequestLimits::default()
+        };
+        let entries: Vec<Value> = (0..10)
+            .map(|i| json!({"resource": {"resourceType": "MedicationRequest", "id": format!("mr{i}")}}))
+            .collect();
+        let many = json!({"userId": "Practitioner/p1", "patientId": "p1", "selections": ["MedicationRequest/nope"],
+                          "draftOrders": {"resourceType": "Bundle", "type": "collection", "entry": entries}});
+        let err = parse(&body("order-select", many), &limits).map(|_| ()).unwrap_err();
+        assert!(
+            matches!(&err, RequestError::Limit(m) if m.contains("draftOrders")),
+            "{err:?}"
+        );
+        let selections: Vec<String> = (0..10).map(|_| "MedicationRequest/mr1".to_string()).collect();
+        let long =
+            json!({"userId": "Practitioner/p1", "patientId": "p1", "selections": selections, "draftOrders": draft()});
+        let err = parse(&body("order-select", long), &limits).map(|_| ()).unwrap_err();
+        assert!(
+            matches!(&err, RequestError::Limit(m) if m.contains("selections")),
+            "{err:?}"
+        );
+    }
+
+    #[test]
+    fn selections_are_matched_against_a_set_of_entries() {
+        let entries: Vec<Value> = (0..3)
+            .map(|i| json!({"resource": {"resourceType": "MedicationRequest", "id": format!("mr{i}")}}))
+            .collect();
+        let draft = json!({"resourceType": "Bundle", "type": "collection", "entry": entries});
+        let ctx = |sel: Value| {
+            body(
+                "order-select",
+                json!({"userId": "Practitioner/p1", "patientId": "p1", "selections": sel, "draftOrders": draft}),
+            )
+        };
+        let ok = parse_default(&ctx(json!(["MedicationRequest/mr2", "MedicationRequest/mr0"]))).unwrap();
+        assert_eq!(
+            ok.validate("order-select").unwrap().selections.unwrap(),
+            vec!["MedicationRequest/mr2", "MedicationRequest/mr0"]
+        );
+        let bad = parse_default(&ctx(json!(["MedicationRequest/mr3"]))).unwrap();
+        assert!(matches!(
+            bad.validate("order-select"),
+            Err(RequestError::InvalidContext("selections", m)) if m.contains("mr3")
+        ));
     }
 }

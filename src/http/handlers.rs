@@ -6,9 +6,9 @@ use crate::engine::{EngineContext, Registry, run_hook};
 use crate::error::ApiError;
 use crate::fhir::client::FhirClient;
 use crate::gather::FhirAllowlist;
-use crate::hooks::feedback;
+use crate::hooks::feedback::{self, FeedbackError};
 use crate::hooks::limits::{RequestLimits, json_depth_within};
-use crate::store::{AuditStore, AuditWriter, DecisionRecord, FeedbackRecord, StoredCard};
+use crate::store::{AuditStore, AuditWriter, DecisionRecord, FeedbackRecord, FeedbackWrite, IssuedCard, StoredCard};
 
 pub struct AppState {
     pub registry: Registry,
@@ -20,10 +20,19 @@ pub struct AppState {
     pub metrics: std::sync::Arc<crate::metrics::Metrics>,
     pub store: std::sync::Arc<dyn AuditStore>,
     pub audit: std::sync::Arc<AuditWriter>,
+    /// One permit per request body being read (`limits.max_bodies_in_flight`).
+    pub bodies: std::sync::Arc<tokio::sync::Semaphore>,
 }
 
-/// Read the body, refusing more than `limit` bytes before reading them all.
-async fn read_body(req: &HttpRequest, mut payload: web::Payload, limit: usize) -> Result<Vec<u8>, ApiError> {
+/// The most a body buffer reserves before bytes arrive: a declared Content-Length is a
+/// promise, and a slow client could otherwise make each connection hold the body limit.
+const INITIAL_BODY_CAPACITY: usize = 16 * 1024;
+
+/// Read the body, refusing more than the body limit before reading it all, taking no
+/// longer than the body deadline, and only while fewer than the most bodies in flight
+/// are being read.
+async fn read_body(state: &AppState, req: &HttpRequest, mut payload: web::Payload) -> Result<Vec<u8>, ApiError> {
+    let limit = state.max_body_bytes;
     let declared = req
         .headers()
         .get(actix_web::http::header::CONTENT_LENGTH)
@@ -32,15 +41,26 @@ async fn read_body(req: &HttpRequest, mut payload: web::Payload, limit: usize) -
     if declared.is_some_and(|l| l > limit) {
         return Err(ApiError::PayloadTooLarge(limit));
     }
-    let mut body = Vec::with_capacity(declared.unwrap_or(0).min(limit));
-    while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(|_| ApiError::BadRequest("the request body could not be read".into()))?;
-        if body.len() + chunk.len() > limit {
-            return Err(ApiError::PayloadTooLarge(limit));
+    // Refused at once rather than queued: a queue would only move the wait elsewhere.
+    let _permit = state.bodies.try_acquire().map_err(|_| ApiError::Busy)?;
+    let read = async {
+        let mut body = Vec::with_capacity(initial_capacity(declared, limit));
+        while let Some(chunk) = payload.next().await {
+            let chunk = chunk.map_err(|_| ApiError::BadRequest("the request body could not be read".into()))?;
+            if body.len() + chunk.len() > limit {
+                return Err(ApiError::PayloadTooLarge(limit));
+            }
+            body.extend_from_slice(&chunk);
         }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(body)
+        Ok(body)
+    };
+    tokio::time::timeout(state.limits.body_timeout, read)
+        .await
+        .map_err(|_| ApiError::BodyTimeout)?
+}
+
+fn initial_capacity(declared: Option<usize>, limit: usize) -> usize {
+    declared.unwrap_or(0).min(limit).min(INITIAL_BODY_CAPACITY)
 }
 
 pub async fn discovery(state: web::Data<AppState>) -> HttpResponse {
@@ -57,7 +77,7 @@ pub async fn hook(
     if state.registry.get(&service_id).is_none() {
         return Err(ApiError::UnknownService(service_id));
     }
-    let body = read_body(&req, payload, state.max_body_bytes).await?;
+    let body = read_body(&state, &req, payload).await?;
     let started = std::time::Instant::now();
     let engine = EngineContext {
         registry: &state.registry,
@@ -68,6 +88,7 @@ pub async fn hook(
     };
     // The EHR tenant from the client's JWT, when it sent one: an organisation, not a patient.
     let tenant = req.extensions().get::<Caller>().and_then(|c| c.tenant.clone());
+    let issuer = caller_issuer(&req);
     let today = chrono::Utc::now().date_naive();
     match run_hook(&engine, &service_id, &body, today).await {
         Ok(result) => {
@@ -92,6 +113,7 @@ pub async fn hook(
                     hook_instance: o.hook_instance.clone(),
                     service: service_id.clone(),
                     rules_version: rules_version.clone(),
+                    issuer,
                     patient_hash: state.store.patient_hash(&result.patient_id),
                     elapsed_ms: started.elapsed().as_secs_f64() * 1000.0,
                     fetched_keys: o.fetched_keys.len(),
@@ -102,6 +124,19 @@ pub async fn hook(
                             uuid: c.uuid.clone(),
                             indicator: c.indicator.to_string(),
                             kind: c.kind.to_string(),
+                            // What the card offered, so feedback can be checked against it.
+                            override_reasons: result
+                                .response
+                                .cards
+                                .iter()
+                                .find(|r| r.uuid == c.uuid)
+                                .map(|r| {
+                                    r.override_reasons
+                                        .iter()
+                                        .map(|o| format!("{}|{}", o.system, o.code))
+                                        .collect()
+                                })
+                                .unwrap_or_default(),
                         })
                         .collect(),
                 };
@@ -120,6 +155,37 @@ pub async fn hook(
     }
 }
 
+/// The verified issuer of the call; empty without authentication (development).
+fn caller_issuer(req: &HttpRequest) -> String {
+    req.extensions()
+        .get::<Caller>()
+        .map(|c| c.issuer.clone())
+        .unwrap_or_default()
+}
+
+/// The cards named, as issued (`None` for a uuid this service never issued).
+async fn issued_cards(
+    store: &std::sync::Arc<dyn AuditStore>,
+    uuids: &[String],
+) -> Result<Vec<Option<IssuedCard>>, ApiError> {
+    let (store, uuids) = (store.clone(), uuids.to_vec());
+    match web::block(move || {
+        uuids
+            .iter()
+            .map(|u| store.issued_card(u))
+            .collect::<Result<Vec<_>, _>>()
+    })
+    .await
+    {
+        Ok(Ok(cards)) => Ok(cards),
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "feedback cards could not be read");
+            Err(ApiError::Internal)
+        }
+        Err(_) => Err(ApiError::Internal),
+    }
+}
+
 pub async fn feedback(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -130,40 +196,66 @@ pub async fn feedback(
     if state.registry.get(&service_id).is_none() {
         return Err(ApiError::UnknownService(service_id));
     }
-    let body = read_body(&req, payload, state.max_body_bytes).await?;
+    let body = read_body(&state, &req, payload).await?;
     if !json_depth_within(&body, state.limits.max_json_depth) {
         return Err(ApiError::LimitExceeded(format!(
             "JSON nested deeper than {} levels",
             state.limits.max_json_depth
         )));
     }
-    let items = feedback::parse(&body).map_err(ApiError::BadRequest)?;
-    for item in &items {
-        let record = FeedbackRecord {
-            service: service_id.clone(),
+    let items = feedback::parse(&body, state.limits.max_feedback_items).map_err(|e| match e {
+        FeedbackError::Invalid(m) => ApiError::BadRequest(m),
+        FeedbackError::TooMany { sent, max } => {
+            ApiError::LimitExceeded(format!("feedback has {sent} items; at most {max} are accepted"))
+        }
+    })?;
+    let issuer = caller_issuer(&req);
+    let uuids: Vec<String> = items.iter().map(|i| i.card.clone()).collect();
+    let mut cards = issued_cards(&state.store, &uuids).await?;
+    if cards.iter().any(Option::is_none) {
+        // Decisions are written by the audit thread: feedback right after a hook may
+        // come before its cards are. Wait for the queue once, then look again.
+        state.audit.flush().await;
+        cards = issued_cards(&state.store, &uuids).await?;
+    }
+    // Every item is checked before any is recorded: a request is taken whole or not at all.
+    let mut records = Vec::with_capacity(items.len());
+    for (i, (item, card)) in items.iter().zip(&cards).enumerate() {
+        let override_reason = feedback::check_item(item, card.as_ref(), &service_id, &issuer)
+            .map_err(|e| ApiError::BadRequest(format!("feedback[{i}]: {e}")))?;
+        records.push(FeedbackRecord {
             card: item.card.clone(),
             outcome: item.outcome.code().to_string(),
             accepted_suggestions: item.accepted_suggestions.len(),
-            override_reason: item.override_reason.as_ref().and_then(|o| o.code.clone()),
+            override_reason,
             outcome_at: item.outcome_timestamp.into(),
-        };
-        let store = state.store.clone();
-        let new = match web::block(move || store.record_feedback(&record)).await {
-            Ok(Ok(new)) => new,
-            Ok(Err(e)) => {
-                tracing::warn!(error = %e, "feedback not recorded");
-                return Err(ApiError::Internal);
-            }
-            Err(_) => return Err(ApiError::Internal),
-        };
-        // Card uuids and override codes only: no patient data and no free-text comment.
+        });
+    }
+    let store = state.store.clone();
+    let written = match web::block(move || {
+        records
+            .iter()
+            .map(|r| store.record_feedback(r).map(|w| (r.clone(), w)))
+            .collect::<Result<Vec<_>, _>>()
+    })
+    .await
+    {
+        Ok(Ok(written)) => written,
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "feedback not recorded");
+            return Err(ApiError::Internal);
+        }
+        Err(_) => return Err(ApiError::Internal),
+    };
+    for (record, write) in written {
+        // Checked values only: a uuid of ours, one of two outcomes, one of our codes.
         tracing::info!(
             service = %service_id,
-            card = %item.card,
-            outcome = item.outcome.code(),
-            accepted_suggestions = item.accepted_suggestions.len(),
-            override_reason = item.override_reason.as_ref().and_then(|o| o.code.as_deref()).unwrap_or(""),
-            duplicate = !new,
+            card = %record.card,
+            outcome = record.outcome,
+            accepted_suggestions = record.accepted_suggestions,
+            override_reason = record.override_reason.as_deref().unwrap_or(""),
+            duplicate = write == FeedbackWrite::Unchanged,
             "feedback"
         );
     }
@@ -188,7 +280,13 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     }
 }
 
-pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+pub async fn metrics(state: web::Data<AppState>, auth: web::Data<super::Authenticator>) -> HttpResponse {
+    // Read at scrape time: the verifier need not know about metrics.
+    if let super::Authenticator::Jwt { verifier, .. } = auth.as_ref() {
+        for (issuer, ids, capacity) in verifier.replay_fill() {
+            state.metrics.set_replay_fill(issuer, ids, capacity);
+        }
+    }
     HttpResponse::Ok()
         .content_type("application/openmetrics-text; version=1.0.0; charset=utf-8")
         .body(state.metrics.encode())
@@ -200,4 +298,17 @@ pub async fn method_not_allowed() -> Result<HttpResponse, ApiError> {
 
 pub async fn not_found() -> Result<HttpResponse, ApiError> {
     Err(ApiError::NotFound)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_declared_length_reserves_at_most_a_small_buffer() {
+        assert_eq!(initial_capacity(Some(1_048_576), 1_048_576), INITIAL_BODY_CAPACITY);
+        assert_eq!(initial_capacity(Some(300), 1_048_576), 300);
+        assert_eq!(initial_capacity(None, 1_048_576), 0);
+        assert_eq!(initial_capacity(Some(usize::MAX), 100), 100);
+    }
 }

@@ -43,6 +43,12 @@ pub async fn authenticate(
     match auth.as_ref().map(|a| a.as_ref()) {
         Some(Authenticator::Disabled) => {}
         Some(Authenticator::Jwt { verifier, public_base }) => {
+            // A peer that failed too often is refused before its token is looked at.
+            let peer = req.peer_addr().map(|a| a.ip());
+            if let Some(wait) = verifier.throttled(peer) {
+                let response = ApiError::TooManyFailures(wait.as_secs().max(1)).error_response();
+                return Ok(req.into_response(response).map_into_right_body());
+            }
             let audience = format!("{public_base}{}", req.path());
             let header = req.headers().get(AUTHORIZATION).map(|v| v.to_str().unwrap_or(""));
             match verifier.verify(header, &audience).await {
@@ -50,9 +56,17 @@ pub async fn authenticate(
                     req.extensions_mut().insert::<Caller>(caller);
                 }
                 Err(reason) => {
-                    tracing::warn!(reason = reason.code(), "authentication failed");
-                    let response = ApiError::Unauthorized.error_response();
-                    return Ok(req.into_response(response).map_into_right_body());
+                    let error = match verifier.record_failure(peer) {
+                        Some(wait) => {
+                            tracing::warn!(reason = reason.code(), "authentication failed; peer throttled");
+                            ApiError::TooManyFailures(wait.as_secs().max(1))
+                        }
+                        None => {
+                            tracing::warn!(reason = reason.code(), "authentication failed");
+                            ApiError::Unauthorized
+                        }
+                    };
+                    return Ok(req.into_response(error.error_response()).map_into_right_body());
                 }
             }
         }
@@ -71,7 +85,7 @@ pub async fn authenticate(
 pub async fn access_log(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
-) -> Result<ServiceResponse<impl MessageBody>, Error> {
+) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, Error> {
     let disabled = matches!(
         req.app_data::<web::Data<Authenticator>>().map(|a| a.as_ref()),
         Some(Authenticator::Disabled)
@@ -92,10 +106,20 @@ pub async fn access_log(
         cards = Empty,
         refusal = Empty,
     );
-    let method = req.method().clone();
+    // Only a method from the closed set is logged or labelled; any other is answered
+    // here, before routing, CORS or authentication do work for it.
+    let method = crate::metrics::method_label(req.method().as_str());
     let metrics = req.app_data::<web::Data<super::AppState>>().map(|s| s.metrics.clone());
     let started = std::time::Instant::now();
-    let result = next.call(req).instrument(span.clone()).await;
+    let result = if crate::metrics::known_method(req.method().as_str()).is_none() {
+        let response = ApiError::MethodNotImplemented.error_response();
+        Ok(req.into_response(response).map_into_right_body())
+    } else {
+        next.call(req)
+            .instrument(span.clone())
+            .await
+            .map(ServiceResponse::map_into_left_body)
+    };
     span.in_scope(|| {
         let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
         let (status, route) = match &result {
@@ -106,15 +130,21 @@ pub async fn access_log(
             Err(e) => (e.as_response_error().status_code().as_u16(), "unmatched".into()),
         };
         if let Some(m) = &metrics {
-            m.observe_request(method.as_str(), &route, status, started.elapsed());
+            m.observe_request(method, &route, status, started.elapsed());
         }
         if disabled {
-            tracing::warn!(%method, route, status, elapsed_ms, "request served WITHOUT AUTHENTICATION (CDS_AUTH=none)");
+            tracing::warn!(
+                method,
+                route,
+                status,
+                elapsed_ms,
+                "request served WITHOUT AUTHENTICATION (CDS_AUTH=none)"
+            );
         } else if status >= 400 {
             // Refusals (a 412 for data that could not be had, above all) show at `warn`.
-            tracing::warn!(%method, route, status, elapsed_ms, "request refused");
+            tracing::warn!(method, route, status, elapsed_ms, "request refused");
         } else {
-            tracing::info!(%method, route, status, elapsed_ms, "request");
+            tracing::info!(method, route, status, elapsed_ms, "request");
         }
     });
     result

@@ -5,7 +5,7 @@ mod handlers;
 mod middleware;
 
 use actix_cors::Cors;
-use actix_web::http::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, WWW_AUTHENTICATE};
+use actix_web::http::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER, WWW_AUTHENTICATE};
 use actix_web::middleware::from_fn;
 use actix_web::{HttpResponse, ResponseError, http::StatusCode, web};
 
@@ -21,8 +21,21 @@ impl ResponseError for ApiError {
 
     fn error_response(&self) -> HttpResponse {
         let mut response = HttpResponse::build(self.status_code());
-        if matches!(self, ApiError::Unauthorized) {
-            response.insert_header((WWW_AUTHENTICATE, "Bearer"));
+        match self {
+            ApiError::Unauthorized => {
+                response.insert_header((WWW_AUTHENTICATE, "Bearer"));
+            }
+            ApiError::TooManyFailures(seconds) => {
+                response.insert_header((RETRY_AFTER, seconds.to_string()));
+            }
+            ApiError::Busy => {
+                response.insert_header((RETRY_AFTER, "1"));
+            }
+            // The rest of a stalled body is not worth waiting for: drop the connection.
+            ApiError::BodyTimeout => {
+                response.force_close();
+            }
+            _ => {}
         }
         response.content_type("application/fhir+json").json(self.body())
     }

@@ -3,9 +3,10 @@
 //! embedded SQLite one when several instances run.
 //!
 //! What is stored: hookInstance, service, rules version, timings, counts, each card's
-//! uuid, indicator and main finding, and feedback outcomes with override codes. The
-//! patient appears only as a salted HMAC, to count distinct patients; never a name,
-//! value, token or free-text comment.
+//! uuid, indicator, main finding, the issuer it was issued to and the override reasons
+//! it offered, and each card's current feedback outcome with an override code it
+//! offered. The patient appears only as a salted HMAC, to count distinct patients; never
+//! a name, value, token or any text a caller wrote.
 
 pub mod sqlite;
 pub mod writer;
@@ -21,6 +22,9 @@ pub struct DecisionRecord {
     pub hook_instance: String,
     pub service: String,
     pub rules_version: String,
+    /// The verified `iss` of the caller the cards were issued to; empty without
+    /// authentication (development).
+    pub issuer: String,
     /// HMAC-SHA256 of the patient id under the store's salt, hex.
     pub patient_hash: String,
     pub elapsed_ms: f64,
@@ -37,6 +41,7 @@ impl DecisionRecord {
             hook_instance: "d1577c69-dfbe-44ad-ba6d-3e05e953b2ea".into(),
             service: "omalizumab-order-sign".into(),
             rules_version: "test".into(),
+            issuer: "https://ehr.example".into(),
             patient_hash: "h".into(),
             elapsed_ms: 1.5,
             fetched_keys: 0,
@@ -46,6 +51,7 @@ impl DecisionRecord {
                     uuid: uuid.to_string(),
                     indicator: "warning".into(),
                     kind: kind.to_string(),
+                    override_reasons: vec!["urn:x|payer-approved".into()],
                 })
                 .collect(),
         }
@@ -57,17 +63,37 @@ pub struct StoredCard {
     pub uuid: String,
     pub indicator: String,
     pub kind: String,
+    /// The override reasons the card offered, as `system|code`.
+    pub override_reasons: Vec<String>,
 }
 
+/// A card as issued, for checking feedback about it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IssuedCard {
+    pub service: String,
+    pub issuer: String,
+    pub override_reasons: Vec<String>,
+}
+
+/// The outcome of a card this service issued, already checked against it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FeedbackRecord {
-    pub service: String,
     pub card: String,
     /// `accepted` or `overridden`.
     pub outcome: String,
     pub accepted_suggestions: usize,
+    /// One of the codes the card offered.
     pub override_reason: Option<String>,
     pub outcome_at: DateTime<Utc>,
+}
+
+/// What recording a feedback item did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FeedbackWrite {
+    /// The card's first outcome, or a later one that replaced it.
+    Recorded,
+    /// The same outcome again, or one older than the card's current one: kept as it was.
+    Unchanged,
 }
 
 /// Acceptance for one kind of card (`dose-mismatch`, `ineligible`...).
@@ -108,8 +134,11 @@ pub trait AuditStore: Send + Sync {
     fn record_decisions(&self, decisions: &[DecisionRecord]) -> Result<(), StoreError> {
         decisions.iter().try_for_each(|d| self.record_decision(d))
     }
-    /// Record one feedback item; false when the same item was already recorded.
-    fn record_feedback(&self, feedback: &FeedbackRecord) -> Result<bool, StoreError>;
+    /// The card with this uuid, if this service issued it.
+    fn issued_card(&self, uuid: &str) -> Result<Option<IssuedCard>, StoreError>;
+    /// Make this the card's current outcome unless it has a later (or the same) one:
+    /// one outcome per card, the latest by `outcome_at`.
+    fn record_feedback(&self, feedback: &FeedbackRecord) -> Result<FeedbackWrite, StoreError>;
     /// The salted hash the store uses for patient ids.
     fn patient_hash(&self, patient_id: &str) -> String;
     fn report(&self) -> Result<Vec<KindReport>, StoreError>;

@@ -8,7 +8,9 @@ use std::sync::Mutex;
 use aws_lc_rs::hmac;
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::{AuditStore, DecisionRecord, FeedbackRecord, KindReport, StoreError};
+use chrono::{DateTime, Utc};
+
+use super::{AuditStore, DecisionRecord, FeedbackRecord, FeedbackWrite, IssuedCard, KindReport, StoreError};
 
 /// Each entry moves the schema one version up; never edit a released one.
 const MIGRATIONS: &[&str] = &[
@@ -38,6 +40,26 @@ const MIGRATIONS: &[&str] = &[
          outcome_at TEXT NOT NULL,
          UNIQUE (card_uuid, outcome, outcome_at));
      CREATE INDEX feedback_card ON feedback (card_uuid);",
+    // 2: feedback bound to cards (issue 13). Each card records the issuer it was issued
+    // to and the override reasons it offered; one current outcome per card replaces the
+    // log of every item. Cards from before keep an empty issuer, so no authenticated
+    // caller can post feedback for them. Their latest outcome is kept; stored override
+    // codes are dropped, as they were caller text never checked against the card, and so
+    // is feedback for uuids this service never issued.
+    "ALTER TABLE card ADD COLUMN issuer TEXT NOT NULL DEFAULT '';
+     ALTER TABLE card ADD COLUMN override_reasons TEXT NOT NULL DEFAULT '';
+     CREATE TABLE card_feedback (
+         card_uuid TEXT PRIMARY KEY REFERENCES card(uuid),
+         outcome TEXT NOT NULL,
+         accepted_suggestions INTEGER NOT NULL,
+         override_reason TEXT,
+         outcome_at TEXT NOT NULL);
+     INSERT INTO card_feedback (card_uuid, outcome, accepted_suggestions, override_reason, outcome_at)
+         SELECT f.card_uuid, f.outcome, f.accepted_suggestions, NULL, f.outcome_at
+         FROM feedback f JOIN card c ON c.uuid = f.card_uuid
+         WHERE f.id = (SELECT f2.id FROM feedback f2 WHERE f2.card_uuid = f.card_uuid
+                       ORDER BY f2.outcome_at DESC, f2.id DESC LIMIT 1);
+     DROP TABLE feedback;",
 ];
 
 pub struct SqliteStore {
@@ -112,10 +134,19 @@ fn insert_decision(tx: &rusqlite::Transaction<'_>, d: &DecisionRecord) -> rusqli
         d.fetched_keys as i64
     ])?;
     let id = tx.last_insert_rowid();
-    let mut insert =
-        tx.prepare_cached("INSERT INTO card (uuid, decision_id, indicator, kind) VALUES (?1, ?2, ?3, ?4)")?;
+    let mut insert = tx.prepare_cached(
+        "INSERT INTO card (uuid, decision_id, indicator, kind, issuer, override_reasons)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?;
     for c in &d.cards {
-        insert.execute(params![c.uuid, id, c.indicator, c.kind])?;
+        insert.execute(params![
+            c.uuid,
+            id,
+            c.indicator,
+            c.kind,
+            d.issuer,
+            c.override_reasons.join("\n")
+        ])?;
     }
     Ok(())
 }
@@ -151,26 +182,71 @@ impl AuditStore for SqliteStore {
         tx.commit().map_err(err)
     }
 
-    fn record_feedback(&self, f: &FeedbackRecord) -> Result<bool, StoreError> {
+    fn issued_card(&self, uuid: &str) -> Result<Option<IssuedCard>, StoreError> {
         let conn = self.conn()?;
-        let inserted = conn
-            .prepare_cached(
-                "INSERT OR IGNORE INTO feedback
-                 (service, card_uuid, outcome, accepted_suggestions, override_reason, outcome_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        conn.prepare_cached(
+            "SELECT d.service, c.issuer, c.override_reasons
+             FROM card c JOIN decision d ON d.id = c.decision_id WHERE c.uuid = ?1",
+        )
+        .and_then(|mut select| {
+            select
+                .query_row([uuid], |r| {
+                    let reasons: String = r.get(2)?;
+                    Ok(IssuedCard {
+                        service: r.get(0)?,
+                        issuer: r.get(1)?,
+                        override_reasons: reasons
+                            .split('\n')
+                            .filter(|s| !s.is_empty())
+                            .map(str::to_string)
+                            .collect(),
+                    })
+                })
+                .optional()
+        })
+        .map_err(err)
+    }
+
+    fn record_feedback(&self, f: &FeedbackRecord) -> Result<FeedbackWrite, StoreError> {
+        let mut conn = self.conn()?;
+        let tx = conn.transaction().map_err(err)?;
+        let current: Option<(String, i64, Option<String>, String)> = tx
+            .query_row(
+                "SELECT outcome, accepted_suggestions, override_reason, outcome_at
+                 FROM card_feedback WHERE card_uuid = ?1",
+                [&f.card],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
             )
-            .and_then(|mut insert| {
-                insert.execute(params![
-                    f.service,
-                    f.card,
-                    f.outcome,
-                    f.accepted_suggestions as i64,
-                    f.override_reason,
-                    f.outcome_at.to_rfc3339()
-                ])
-            })
+            .optional()
             .map_err(err)?;
-        Ok(inserted == 1)
+        if let Some((outcome, accepted, reason, at)) = current {
+            let at = DateTime::parse_from_rfc3339(&at).map_err(err)?.with_timezone(&Utc);
+            let same = outcome == f.outcome
+                && accepted == f.accepted_suggestions as i64
+                && reason == f.override_reason
+                && at == f.outcome_at;
+            // Last wins by the clinician's time, not by arrival: EHRs retry and reorder.
+            if same || at > f.outcome_at {
+                return Ok(FeedbackWrite::Unchanged);
+            }
+        }
+        tx.execute(
+            "INSERT INTO card_feedback (card_uuid, outcome, accepted_suggestions, override_reason, outcome_at)
+             VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT (card_uuid) DO UPDATE SET outcome = excluded.outcome,
+                 accepted_suggestions = excluded.accepted_suggestions,
+                 override_reason = excluded.override_reason, outcome_at = excluded.outcome_at",
+            params![
+                f.card,
+                f.outcome,
+                f.accepted_suggestions as i64,
+                f.override_reason,
+                f.outcome_at.to_rfc3339()
+            ],
+        )
+        .map_err(err)?;
+        tx.commit().map_err(err)?;
+        Ok(FeedbackWrite::Recorded)
     }
 
     fn patient_hash(&self, patient_id: &str) -> String {
@@ -190,9 +266,10 @@ impl AuditStore for SqliteStore {
         let mut stmt = conn
             .prepare(
                 "SELECT c.kind, COUNT(*),
-                        SUM(EXISTS (SELECT 1 FROM feedback f WHERE f.card_uuid = c.uuid AND f.outcome = 'accepted')),
-                        SUM(EXISTS (SELECT 1 FROM feedback f WHERE f.card_uuid = c.uuid AND f.outcome = 'overridden'))
-                 FROM card c GROUP BY c.kind ORDER BY c.kind",
+                        COALESCE(SUM(f.outcome = 'accepted'), 0),
+                        COALESCE(SUM(f.outcome = 'overridden'), 0)
+                 FROM card c LEFT JOIN card_feedback f ON f.card_uuid = c.uuid
+                 GROUP BY c.kind ORDER BY c.kind",
             )
             .map_err(err)?;
         let rows = stmt
@@ -225,7 +302,6 @@ mod tests {
 
     fn feedback(card: &str, outcome: &str) -> FeedbackRecord {
         FeedbackRecord {
-            service: "omalizumab-order-sign".into(),
             card: card.into(),
             outcome: outcome.into(),
             accepted_suggestions: 0,
@@ -241,12 +317,19 @@ mod tests {
             .record_decision(&decision(&[("a", "dose-mismatch"), ("b", "dose-mismatch")]))
             .unwrap();
         store.record_decision(&decision(&[("c", "ineligible")])).unwrap();
-        assert!(store.record_feedback(&feedback("a", "accepted")).unwrap());
-        assert!(
-            !store.record_feedback(&feedback("a", "accepted")).unwrap(),
+        assert_eq!(
+            store.record_feedback(&feedback("a", "accepted")).unwrap(),
+            FeedbackWrite::Recorded
+        );
+        assert_eq!(
+            store.record_feedback(&feedback("a", "accepted")).unwrap(),
+            FeedbackWrite::Unchanged,
             "a duplicate"
         );
-        assert!(store.record_feedback(&feedback("c", "overridden")).unwrap());
+        assert_eq!(
+            store.record_feedback(&feedback("c", "overridden")).unwrap(),
+            FeedbackWrite::Recorded
+        );
         let report = store.report().unwrap();
         assert_eq!(
             report,
@@ -312,5 +395,80 @@ mod tests {
         conn.pragma_update(None, "user_version", 99).unwrap();
         drop(conn);
         assert!(SqliteStore::open(&path, None).is_err());
+    }
+
+    fn at(record: FeedbackRecord, when: &str) -> FeedbackRecord {
+        FeedbackRecord {
+            outcome_at: when.parse().unwrap(),
+            ..record
+        }
+    }
+
+    #[test]
+    fn a_card_has_one_current_outcome_the_latest() {
+        let store = SqliteStore::open(Path::new(":memory:"), Some("salt")).unwrap();
+        store.record_decision(&decision(&[("a", "dose-mismatch")])).unwrap();
+        let first = at(feedback("a", "overridden"), "2026-11-23T10:00:00Z");
+        assert_eq!(store.record_feedback(&first).unwrap(), FeedbackWrite::Recorded);
+        let later = at(feedback("a", "accepted"), "2026-11-23T10:05:00Z");
+        assert_eq!(store.record_feedback(&later).unwrap(), FeedbackWrite::Recorded);
+        // An older item arriving late does not replace the newer outcome.
+        let late = at(feedback("a", "overridden"), "2026-11-23T10:01:00Z");
+        assert_eq!(store.record_feedback(&late).unwrap(), FeedbackWrite::Unchanged);
+        let report = store.report().unwrap();
+        assert_eq!((report[0].cards, report[0].accepted, report[0].overridden), (1, 1, 0));
+    }
+
+    #[test]
+    fn an_issued_card_knows_its_service_issuer_and_offered_reasons() {
+        let store = SqliteStore::open(Path::new(":memory:"), Some("salt")).unwrap();
+        store.record_decision(&decision(&[("a", "dose-mismatch")])).unwrap();
+        assert_eq!(
+            store.issued_card("a").unwrap(),
+            Some(IssuedCard {
+                service: "omalizumab-order-sign".into(),
+                issuer: "https://ehr.example".into(),
+                override_reasons: vec!["urn:x|payer-approved".into()],
+            })
+        );
+        assert_eq!(store.issued_card("b").unwrap(), None);
+    }
+
+    /// A version-1 database: feedback for unknown uuids and unchecked override text go,
+    /// each issued card keeps its latest outcome, and old cards bind to no issuer.
+    #[test]
+    fn migration_2_keeps_one_outcome_per_issued_card_and_drops_the_rest() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("audit.sqlite");
+        {
+            let mut conn = Connection::open(&path).unwrap();
+            let tx = conn.transaction().unwrap();
+            tx.execute_batch(MIGRATIONS[0]).unwrap();
+            tx.pragma_update(None, "user_version", 1).unwrap();
+            tx.execute_batch(
+                "INSERT INTO decision VALUES (1, '2026-11-23T09:00:00+00:00', 'h', 'omalizumab-order-sign', 'v', 'p', 1.0, 0);
+                 INSERT INTO card VALUES ('a', 1, 'warning', 'dose-mismatch');
+                 INSERT INTO feedback (service, card_uuid, outcome, accepted_suggestions, override_reason, outcome_at) VALUES
+                   ('s', 'a', 'accepted', 1, NULL, '2026-11-23T10:00:00+00:00'),
+                   ('s', 'a', 'overridden', 0, 'Jane Doe 1980-01-01', '2026-11-23T10:09:00+00:00'),
+                   ('s', 'never-issued', 'accepted', 1, NULL, '2026-11-23T10:00:00+00:00');",
+            )
+            .unwrap();
+            tx.commit().unwrap();
+        }
+        let store = SqliteStore::open(&path, Some("salt")).unwrap();
+        let report = store.report().unwrap();
+        assert_eq!((report[0].cards, report[0].accepted, report[0].overridden), (1, 0, 1));
+        assert_eq!(store.issued_card("a").unwrap().unwrap().issuer, "");
+        drop(store);
+        let conn = Connection::open(&path).unwrap();
+        let rows: i64 = conn
+            .query_row("SELECT COUNT(*) FROM card_feedback", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(rows, 1);
+        let reason: Option<String> = conn
+            .query_row("SELECT override_reason FROM card_feedback", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(reason, None);
     }
 }

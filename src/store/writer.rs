@@ -97,7 +97,7 @@ mod tests {
     use std::sync::Mutex;
 
     use super::*;
-    use crate::store::{FeedbackRecord, KindReport, SqliteStore, StoreError};
+    use crate::store::{FeedbackRecord, FeedbackWrite, IssuedCard, KindReport, SqliteStore, StoreError};
 
     fn decision(uuid: &str) -> DecisionRecord {
         DecisionRecord::example(&[(uuid, "eligible")])
@@ -150,8 +150,11 @@ mod tests {
             self.calls.lock().unwrap().push(ds.len());
             Ok(())
         }
-        fn record_feedback(&self, _: &FeedbackRecord) -> Result<bool, StoreError> {
-            Ok(true)
+        fn issued_card(&self, _: &str) -> Result<Option<IssuedCard>, StoreError> {
+            Ok(None)
+        }
+        fn record_feedback(&self, _: &FeedbackRecord) -> Result<FeedbackWrite, StoreError> {
+            Ok(FeedbackWrite::Recorded)
         }
         fn patient_hash(&self, _: &str) -> String {
             String::new()

@@ -4,7 +4,7 @@
 use omalizumab_cds::store::{AuditStore, SqliteStore};
 use serde_json::{Value, json};
 
-use crate::helpers::{scenario, spawn_app};
+use crate::helpers::{AUDIT_SALT, scenario, spawn_app};
 
 #[tokio::test]
 async fn decisions_and_feedback_are_stored_and_reported_without_patient_ids() {
@@ -12,17 +12,19 @@ async fn decisions_and_feedback_are_stored_and_reported_without_patient_ids() {
     let mismatch = scenario("asthma-adult-dose-mismatch");
     let nodose = scenario("asthma-no-dose-in-table");
     let mut cards = Vec::new();
+    let mut reasons = Vec::new();
     for s in [&mismatch, &mismatch, &nodose] {
         let body = app
             .hook_json("omalizumab-order-sign", &s.order_sign(Some(s.prefetch()), None))
             .await;
         cards.push(body["cards"][0]["uuid"].as_str().unwrap().to_string());
+        reasons.push(body["cards"][0]["overrideReasons"][0].clone());
     }
     let feedback = json!({"feedback": [
         {"card": cards[0], "outcome": "accepted", "outcomeTimestamp": "2026-11-23T10:00:00Z",
          "acceptedSuggestions": [{"id": "s1"}]},
         {"card": cards[2], "outcome": "overridden", "outcomeTimestamp": "2026-11-23T10:01:00Z",
-         "overrideReason": {"reason": {"system": "urn:x", "code": "clinical-judgment"}, "userComment": "known patient"}}
+         "overrideReason": {"reason": reasons[2], "userComment": "known patient"}}
     ]});
     let resp = app.post_feedback("omalizumab-order-sign", &feedback).await;
     assert_eq!(resp.status(), 200);
@@ -31,7 +33,7 @@ async fn decisions_and_feedback_are_stored_and_reported_without_patient_ids() {
     assert_eq!(resp.status(), 200);
 
     let path = app.dir.path().join("audit.sqlite");
-    let store = SqliteStore::open(&path, None).unwrap();
+    let store = SqliteStore::open(&path, Some(AUDIT_SALT)).unwrap();
     // Decisions are written by the audit writer thread, within milliseconds of the answer.
     let mut report = store.report().unwrap();
     for _ in 0..100 {

@@ -56,6 +56,28 @@ async fn valid_es384_and_rs384_tokens_are_accepted_with_extra_claims() {
     assert_eq!(status_with(&app, Some(&token)).await, 200);
 }
 
+/// Issue 13 item 10: NumericDate may be fractional (RFC 7519 section 2), and `nbf: null`
+/// is an absent `nbf`; both were refused as `missing-claim`.
+#[tokio::test]
+async fn fractional_times_and_a_null_nbf_are_accepted() {
+    let app = spawn_app().await;
+    let es = &issuer_keys().es384;
+    let t = now() as f64;
+    let fractional = with(with(claims_for(HOOK), "exp", json!(t + 300.5)), "iat", json!(t - 0.25));
+    assert_eq!(status_with(&app, Some(&es.token(&es.header(), &fractional))).await, 200);
+    let null_nbf = with(claims_for(HOOK), "nbf", Value::Null);
+    assert_eq!(status_with(&app, Some(&es.token(&es.header(), &null_nbf))).await, 200);
+    let fractional_nbf = with(claims_for(HOOK), "nbf", json!(t - 1.5));
+    assert_eq!(
+        status_with(&app, Some(&es.token(&es.header(), &fractional_nbf))).await,
+        200
+    );
+    // An exponent is a number too (parsed from text, so the exponent is what is sent).
+    let exp: Value = serde_json::from_str(&format!("{}e0", now() + 300)).unwrap();
+    let exponent = with(claims_for(HOOK), "exp", exp);
+    assert_eq!(status_with(&app, Some(&es.token(&es.header(), &exponent))).await, 200);
+}
+
 #[tokio::test]
 async fn a_token_is_accepted_exactly_once_per_jti() {
     let app = spawn_app().await;
@@ -201,6 +223,65 @@ pub fn rejection_matrix() -> Vec<(&'static str, Option<String>)> {
                 c
             })),
         ),
+        // Issue 13 item 9: RFC 7515 4.1.11, a `crit` header this verifier does not
+        // understand (and it understands none) makes the token invalid.
+        (
+            "crit naming a registered claim",
+            Some(es.token(&with(es.header(), "crit", json!(["exp"])), &good())),
+        ),
+        (
+            "crit naming an unknown extension",
+            Some(es.token(
+                &with(with(es.header(), "crit", json!(["urn:x:ext"])), "urn:x:ext", json!(1)),
+                &good(),
+            )),
+        ),
+        (
+            "crit empty",
+            Some(es.token(&with(es.header(), "crit", json!([])), &good())),
+        ),
+        (
+            "crit null",
+            Some(es.token(&with(es.header(), "crit", Value::Null), &good())),
+        ),
+        (
+            "b64 false",
+            Some(es.token(
+                &with(with(es.header(), "crit", json!(["b64"])), "b64", json!(false)),
+                &good(),
+            )),
+        ),
+        (
+            "b64 false without crit",
+            Some(es.token(&with(es.header(), "b64", json!(false)), &good())),
+        ),
+        (
+            "exp as a string",
+            Some(es.token(&es.header(), &with(good(), "exp", json!((now() + 300).to_string())))),
+        ),
+        (
+            "iss as an array",
+            Some(es.token(&es.header(), &with(good(), "iss", json!([ISSUER])))),
+        ),
+        (
+            "no exp",
+            Some(es.token(&es.header(), &{
+                let mut c = good();
+                c.as_object_mut().unwrap().remove("exp");
+                c
+            })),
+        ),
+        (
+            "fractional exp already past",
+            Some(es.token(
+                &es.header(),
+                &with(
+                    with(good(), "exp", json!(now() as f64 - 60.5)),
+                    "iat",
+                    json!(now() as f64 - 200.25),
+                ),
+            )),
+        ),
         ("signature of another token", {
             let a = es.token_for(HOOK);
             let b = es.token_for(HOOK);
@@ -269,8 +350,9 @@ async fn every_endpoint_needs_a_token_for_its_own_url() {
         "outcomeTimestamp": "2026-11-23T10:00:00Z", "acceptedSuggestions": [{"id": "s1"}]}]}))
     .unwrap();
     assert_eq!(app.post_with(&feedback, None, body.clone()).await.status(), 401);
+    // Past authentication: refused only because no such card was issued.
     let token = es.token_for(&feedback);
-    assert_eq!(app.post_with(&feedback, Some(&token), body).await.status(), 200);
+    assert_eq!(app.post_with(&feedback, Some(&token), body).await.status(), 400);
 }
 
 /// The JWKS over https is modelled by a loopback http server (allowed for loopback).
@@ -345,4 +427,128 @@ async fn a_full_replay_memory_refuses_rather_than_forgets() {
 async fn with_authentication_off_no_token_is_needed() {
     let app = spawn_app_with(&[("CDS_AUTH", "none")]).await;
     assert_eq!(status_with(&app, None).await, 200);
+}
+
+/// Issue 13 item 6: one issuer (or one stolen key) filling the replay memory locked
+/// every other issuer out. Each issuer has its own quota, and the fill level of each is
+/// on /metrics.
+#[tokio::test]
+async fn each_issuer_has_its_own_replay_quota_shown_in_metrics() {
+    let other = SigningKey::es384("other-ehr-1");
+    let dir = tempfile::tempdir().unwrap();
+    let other_jwks = dir.path().join("other.json");
+    std::fs::write(&other_jwks, jwks(&[&other]).to_string()).unwrap();
+    let main_jwks = dir.path().join("main.json");
+    std::fs::write(&main_jwks, jwks(&[&issuer_keys().es384]).to_string()).unwrap();
+    let other_iss = "https://other-ehr.example";
+    let issuers = format!(
+        "{ISSUER}={},{other_iss}={}",
+        url::Url::from_file_path(&main_jwks).unwrap(),
+        url::Url::from_file_path(&other_jwks).unwrap()
+    );
+    let app = spawn_app_with(&[("CDS_JWT_ISSUERS", &issuers), ("CDS_JWT_REPLAY_CAPACITY", "2")]).await;
+    let es = &issuer_keys().es384;
+    assert_eq!(status_with(&app, Some(&es.token_for(HOOK))).await, 200);
+    assert_eq!(status_with(&app, Some(&es.token_for(HOOK))).await, 200);
+    assert_eq!(
+        status_with(&app, Some(&es.token_for(HOOK))).await,
+        401,
+        "first issuer full"
+    );
+    let from_other = || other.token(&other.header(), &with(claims_for(HOOK), "iss", json!(other_iss)));
+    assert_eq!(
+        status_with(&app, Some(&from_other())).await,
+        200,
+        "second issuer unaffected"
+    );
+    let text = app
+        .client
+        .get(format!("{}/metrics", app.address))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        text.contains(&format!(r#"omalizumab_cds_jwt_replay_ids{{issuer="{ISSUER}"}} 2"#)),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(r#"omalizumab_cds_jwt_replay_ids{{issuer="{other_iss}"}} 1"#)),
+        "{text}"
+    );
+    assert!(text.contains("omalizumab_cds_jwt_replay_capacity 2"), "{text}");
+}
+
+/// Issue 13 item 12: a key set past CDS_JWKS_MAX_AGE_SECS was fetched again before the
+/// request that found it old could go on, so a slow JWKS host held every valid request
+/// of that issuer. Known keys are served while the set is refreshed in the background.
+#[tokio::test]
+async fn an_old_key_set_is_refreshed_in_the_background_while_its_keys_serve() {
+    let es = &issuer_keys().es384;
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/jwks.json"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(jwks(&[es])))
+        .up_to_n_times(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/jwks.json"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(jwks(&[es]))
+                .set_delay(std::time::Duration::from_secs(3)),
+        )
+        .mount(&server)
+        .await;
+    let issuers = format!("{ISSUER}={}/jwks.json", server.uri());
+    let app = spawn_app_with(&[
+        ("CDS_JWT_ISSUERS", &issuers),
+        ("CDS_JWKS_MAX_AGE_SECS", "0"),
+        ("CDS_JWKS_MIN_REFRESH_SECS", "0"),
+    ])
+    .await;
+    assert_eq!(status_with(&app, Some(&es.token_for(HOOK))).await, 200);
+    for _ in 0..3 {
+        let started = std::time::Instant::now();
+        assert_eq!(status_with(&app, Some(&es.token_for(HOOK))).await, 200);
+        assert!(
+            started.elapsed() < std::time::Duration::from_millis(1500),
+            "waited {:?} for the key set",
+            started.elapsed()
+        );
+    }
+    // The refresh did start (one at a time, however many requests found the set old).
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(server.received_requests().await.unwrap().len(), 2);
+}
+
+/// Issue 13 item 13: every forged token with a real kid costs a signature check, so a
+/// peer that keeps failing is answered 429 (an OperationOutcome, with Retry-After)
+/// before any further work, valid tokens included, until its quota refills.
+#[tokio::test]
+async fn a_peer_that_keeps_failing_authentication_is_throttled_before_any_check() {
+    let app = spawn_app_with(&[("CDS_AUTH_FAILURES_PER_MINUTE", "5")]).await;
+    let es = &issuer_keys().es384;
+    let forged = SigningKey::es384(&es.kid);
+    for i in 0..5 {
+        assert_eq!(
+            status_with(&app, Some(&forged.token(&es.header(), &claims_for(HOOK)))).await,
+            401,
+            "failure {i}"
+        );
+    }
+    let resp = app
+        .post_with(HOOK, Some(&forged.token(&es.header(), &claims_for(HOOK))), hook_body())
+        .await;
+    assert_eq!(resp.status().as_u16(), 429);
+    let retry: u64 = resp.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=60).contains(&retry), "{retry}");
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["resourceType"], "OperationOutcome");
+    assert_eq!(body["issue"][0]["details"]["coding"][0]["code"], "too-many-failures");
+    // While throttled, even a valid token is not looked at.
+    assert_eq!(status_with(&app, Some(&es.token_for(HOOK))).await, 429);
 }

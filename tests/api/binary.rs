@@ -40,6 +40,7 @@ impl Service {
             )
             .env("CDS_BIND", "127.0.0.1:0")
             .env("CDS_STORE_PATH", keys_dir.path().join("audit.sqlite"))
+            .env("CDS_AUDIT_SALT", "test-salt-0123456789abcdef0123456789")
             .env("CDS_LOG_FORMAT", "json")
             .env("CDS_LOG", "debug")
             .env("CDS_FHIR_ALLOWED", fhir_allowed)
@@ -131,6 +132,8 @@ async fn logs_carry_no_token_and_no_patient_data() {
         .await
         .unwrap();
     assert_eq!(resp.status(), 200);
+    let answer: Value = resp.json().await.unwrap();
+    let card = answer["cards"][0]["uuid"].as_str().unwrap().to_string();
     // A refused hook is logged too.
     let mut bad = hook.clone();
     bad["fhirServer"] = json!("https://elsewhere.example/fhir");
@@ -145,7 +148,21 @@ async fn logs_carry_no_token_and_no_patient_data() {
             .status(),
         403
     );
-    let feedback = json!({"feedback": [{"card": "c1", "outcome": "overridden", "outcomeTimestamp": "2026-11-23T10:00:00Z",
+    // Caller text in a refused item (raw newline, ANSI escape) is never logged.
+    let forged = json!({"feedback": [{"card": "c1\n\u{1b}[31mFAKE LOG LINE", "outcome": "overridden",
+        "outcomeTimestamp": "2026-11-23T10:00:00Z", "overrideReason": {"userComment": "x"}}]});
+    assert_eq!(
+        client
+            .post(format!("{base}/omalizumab-order-sign/feedback"))
+            .bearer_auth(es.token_for("/cds-services/omalizumab-order-sign/feedback"))
+            .json(&forged)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        400
+    );
+    let feedback = json!({"feedback": [{"card": card, "outcome": "overridden", "outcomeTimestamp": "2026-11-23T10:00:00Z",
         "overrideReason": {"userComment": format!("patient {PATIENT} Zebulonsky prefers")}}]});
     // A replayed client JWT is refused, and the refusal is logged without the token.
     let replay = client
@@ -183,6 +200,7 @@ async fn logs_carry_no_token_and_no_patient_data() {
         "81.37",
         jwt_input,
         jwt_signature,
+        "FAKE LOG LINE",
     ] {
         assert!(!log.contains(secret), "`{secret}` appears in the logs:\n{log}");
     }
@@ -226,4 +244,51 @@ async fn the_binary_accepts_a_token_once_and_refuses_the_matrix_and_foreign_serv
     assert_eq!(post(Some(issuer_keys().es384.token_for(HOOK)), away).await, 403);
     let log = service.stop();
     assert!(log.contains("authentication failed"), "{log}");
+}
+
+/// Issue 13 item 7: with authentication on (production), the binary will not start
+/// with the patient-hash salt kept only in its own database, and says how to make one.
+#[test]
+fn the_binary_refuses_to_start_with_jwt_and_no_salt_from_outside_the_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let jwks_path = dir.path().join("jwks.json");
+    std::fs::write(&jwks_path, jwks(&[&issuer_keys().es384]).to_string()).unwrap();
+    let binary = std::env::var("OMALIZUMAB_CDS_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_omalizumab-cds").into());
+    let mut child = Command::new(binary)
+        .arg("serve")
+        .env_remove("CDS_AUDIT_SALT")
+        .env_remove("CDS_AUDIT_SALT_FILE")
+        .env("CDS_AUTH", "jwt")
+        .env("CDS_PUBLIC_URL", PUBLIC_URL)
+        .env(
+            "CDS_JWT_ISSUERS",
+            format!("{ISSUER}={}", url::Url::from_file_path(&jwks_path).unwrap()),
+        )
+        .env("CDS_BIND", "127.0.0.1:0")
+        .env("CDS_STORE_PATH", dir.path().join("audit.sqlite"))
+        .env("CDS_CARDS_DIR", concat!(env!("CARGO_MANIFEST_DIR"), "/cards"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if started.elapsed() > std::time::Duration::from_secs(10) {
+            child.kill().unwrap();
+            child.wait().unwrap();
+            panic!("the service started without an audit salt");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    assert!(!status.success());
+    let mut stderr = String::new();
+    child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
+    assert!(
+        stderr.contains("CDS_AUDIT_SALT") && stderr.contains("openssl rand"),
+        "{stderr}"
+    );
+    assert!(!dir.path().join("audit.sqlite").exists(), "no store is made");
 }

@@ -12,6 +12,8 @@ use wiremock::{Mock, MockServer, ResponseTemplate};
 
 pub const TOKEN: &str = "test-access-token-7f3a";
 pub const HOOK_INSTANCE: &str = "d1577c69-dfbe-44ad-ba6d-3e05e953b2ea";
+/// The patient-hash salt every test app is given (CDS_AUTH=jwt requires one).
+pub const AUDIT_SALT: &str = "test-salt-0123456789abcdef0123456789";
 
 pub struct TestApp {
     pub address: String,
@@ -118,6 +120,8 @@ pub async fn spawn_app_with(extra: &[(&str, &str)]) -> TestApp {
     vars.insert("CDS_CARDS_DIR".into(), cards_dir().display().to_string());
     vars.insert("CDS_FHIR_ALLOWED".into(), format!("{}/fhir", fhir.uri()));
     vars.insert("CDS_HOOK_DEADLINE_MS".into(), "2000".into());
+    // CDS_AUTH=jwt (the default) will not start without a salt from outside the store.
+    vars.insert("CDS_AUDIT_SALT".into(), AUDIT_SALT.into());
     for (k, v) in extra {
         vars.insert(k.to_string(), v.to_string());
     }

@@ -69,3 +69,82 @@ async fn deep_nesting_many_orders_and_huge_prefetch_are_refused() {
         .await;
     assert_eq!(code_of(resp).await, (413, "limit-exceeded".into()));
 }
+
+/// Issue 13 item 3: an order-select request is counted before its selections are
+/// compared with its draft orders, so an oversized one is a 413 however it is built.
+#[tokio::test]
+async fn oversized_order_select_is_refused_by_count_before_selections_are_checked() {
+    let app = spawn_app_with(&[("CDS_MAX_DRAFT_ORDERS", "5")]).await;
+    app.expect_no_fhir_calls().await;
+    let s = scenario("asthma-adult-dose-mismatch");
+    let mut req = s.order_sign(Some(s.prefetch()), None);
+    req["hook"] = json!("order-select");
+    let entries: Vec<Value> = (0..2000)
+        .map(|i| json!({"resource": {"resourceType": "MedicationRequest", "id": format!("mr{i}")}}))
+        .collect();
+    let selections: Vec<String> = (0..2000).map(|i| format!("MedicationRequest/x{i}")).collect();
+    req["context"]["draftOrders"]["entry"] = json!(entries);
+    req["context"]["selections"] = json!(selections);
+    assert_eq!(
+        code_of(app.post_hook("omalizumab-order-select", &req).await).await,
+        (413, "limit-exceeded".into())
+    );
+    // Within the order count, more selections than orders are refused the same way.
+    req["context"]["draftOrders"]["entry"] = json!([{"resource": s.order}]);
+    assert_eq!(
+        code_of(app.post_hook("omalizumab-order-select", &req).await).await,
+        (413, "limit-exceeded".into())
+    );
+}
+
+/// Open a connection, send the head of an authenticated hook POST declaring `length`
+/// bytes, and `sent` bytes of the body; the caller decides what to do next.
+async fn slow_post(app: &crate::helpers::TestApp, length: usize, sent: usize) -> tokio::net::TcpStream {
+    use tokio::io::AsyncWriteExt;
+    let path = format!("/cds-services/{SIGN}");
+    let token = crate::keys::issuer_keys().es384.token_for(&path);
+    let mut stream = tokio::net::TcpStream::connect(app.address.trim_start_matches("http://"))
+        .await
+        .unwrap();
+    let head = format!(
+        "POST {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\n\
+         Content-Type: application/json\r\nContent-Length: {length}\r\n\r\n"
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    stream.write_all(&vec![b' '; sent]).await.unwrap();
+    stream
+}
+
+/// Issue 13 item 4: a body sent a byte at a time held its connection (and a buffer of
+/// the declared length) for as long as the client liked. The body read has a deadline
+/// (408), and only so many bodies are read at once (503 past that).
+#[tokio::test]
+async fn slow_bodies_time_out_and_bodies_in_flight_are_bounded() {
+    use tokio::io::AsyncReadExt;
+    let app = spawn_app_with(&[("CDS_BODY_TIMEOUT_MS", "400"), ("CDS_MAX_BODIES_IN_FLIGHT", "2")]).await;
+    app.expect_no_fhir_calls().await;
+    let started = std::time::Instant::now();
+    let mut slow = slow_post(&app, 100_000, 10).await;
+    let mut answer = vec![0u8; 512];
+    let n = tokio::time::timeout(std::time::Duration::from_secs(5), slow.read(&mut answer))
+        .await
+        .expect("the service answers a stalled body by its deadline")
+        .unwrap();
+    let answer = String::from_utf8_lossy(&answer[..n]);
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("body-timeout"), "{answer}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(3));
+
+    // Two stalled bodies fill the slots; a third request is refused at once.
+    let _a = slow_post(&app, 100_000, 10).await;
+    let _b = slow_post(&app, 100_000, 10).await;
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    let s = scenario("asthma-adult-dose-mismatch");
+    let resp = app.post_hook(SIGN, &s.order_sign(Some(s.prefetch()), None)).await;
+    assert_eq!(resp.status().as_u16(), 503);
+    assert_eq!(code_of(resp).await.1, "busy");
+    // Once they time out, the slots are free again.
+    tokio::time::sleep(std::time::Duration::from_millis(600)).await;
+    let resp = app.post_hook(SIGN, &s.order_sign(Some(s.prefetch()), None)).await;
+    assert_eq!(resp.status().as_u16(), 200);
+}

@@ -60,3 +60,58 @@ async fn metrics_count_requests_fhir_calls_and_cards() {
         assert!(!text.contains(secret), "{secret} in metrics");
     }
 }
+
+/// Issue 13 item 1: a method is a caller-chosen token of any length; labelling the
+/// request counter with it let 2,000 unauthenticated requests grow memory by 265 MB.
+/// Unknown methods are answered 501 and counted as `other`; nothing of them is kept.
+#[tokio::test]
+async fn unknown_methods_are_refused_and_never_become_a_metric_label() {
+    let app = spawn_app().await;
+    for i in 0..3 {
+        let name = format!("ZZWEIRDMETHOD{i}{}", "X".repeat(2000));
+        let m = reqwest::Method::from_bytes(name.as_bytes()).unwrap();
+        for path in ["/healthz", "/cds-services", "/nowhere"] {
+            let resp = app
+                .client
+                .request(m.clone(), format!("{}{path}", app.address))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(resp.status(), 501, "{path}");
+            let body: Value = resp.json().await.unwrap();
+            assert_eq!(
+                body["issue"][0]["details"]["coding"][0]["code"],
+                "method-not-implemented"
+            );
+        }
+    }
+    // DELETE is a real method, but nothing here takes it: answered and counted the same way.
+    let resp = app
+        .client
+        .delete(format!("{}/healthz", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 501);
+    let text = app
+        .client
+        .get(format!("{}/metrics", app.address))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(!text.contains("ZZWEIRDMETHOD"), "{text}");
+    let other: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("omalizumab_cds_http_requests_total{") && l.contains(r#"method="other""#))
+        .collect();
+    // One series per route pattern, whatever the number of distinct methods.
+    assert_eq!(other.len(), 3, "{text}");
+    let total: u64 = other
+        .iter()
+        .map(|l| l.rsplit_once(' ').unwrap().1.parse::<u64>().unwrap())
+        .sum();
+    assert_eq!(total, 10, "{other:?}");
+}

@@ -56,3 +56,37 @@ async fn plain_http_to_a_non_loopback_host_is_refused_even_when_listed() {
         .await;
     assert_eq!(resp.status(), 403);
 }
+
+/// Issue 13 item 5: a percent-encoded `/`, `\` or `.` is one path segment to a URL
+/// parser but a separator or a dot segment to many servers and proxies, so it could
+/// climb out of the allowlisted base with the bearer token. Refused in fhirServer and
+/// in paging links alike, before any connection.
+#[tokio::test]
+async fn encoded_separators_and_dots_never_leave_the_allowed_base() {
+    let app = spawn_app_with(&[]).await;
+    app.expect_no_fhir_calls().await;
+    let allowed = app.fhir_base();
+    let s = scenario("asthma-adult-dose-mismatch");
+    for tail in [
+        "/..%2f..%2fadmin",
+        "/..%2F..%2Fadmin",
+        "/..%5cadmin",
+        "/%2e%2e%2fadmin",
+        "/%2E%2E/admin",
+        "/.%2e/admin",
+        "/x%2fy",
+    ] {
+        let server = format!("{allowed}{tail}");
+        let resp = app.post_hook(SIGN, &s.order_sign(None, Some(&server))).await;
+        assert_eq!(resp.status().as_u16(), 403, "{server}");
+    }
+    // A prefetched page whose next link climbs out of the base by an encoded `/`.
+    let mut page1 = crate::helpers::searchset(s.of_type("Observation"));
+    page1["link"] = serde_json::json!([
+        {"relation": "next", "url": format!("{allowed}/..%2fadmin?page=1")}
+    ]);
+    let mut prefetch = s.prefetch();
+    prefetch["observations"] = page1;
+    let resp = app.post_hook(SIGN, &s.order_sign(Some(prefetch), Some(&allowed))).await;
+    assert_eq!(resp.status().as_u16(), 412);
+}
