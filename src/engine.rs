@@ -11,10 +11,10 @@ use tokio::time::Instant;
 
 use crate::error::ApiError;
 use crate::facts::extract::patient_facts;
-use crate::facts::orders::recognise_orders;
-use crate::facts::prefilter::{may_matter, names_patient};
 use crate::fhir::client::FhirClient;
+use crate::fhir::orders::recognise_orders;
 use crate::fhir::parse::parse_value_owned;
+use crate::fhir::prefilter::{may_matter, names_patient};
 use crate::gather::{FhirAccess, FhirAllowlist, GatherError, gather};
 use crate::hooks::limits::{RequestLimits, resource_count};
 use crate::hooks::request::{self, HookRequest, RequestError};

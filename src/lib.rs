@@ -1,7 +1,8 @@
 //! omalizumab-cds: a CDS Hooks service for omalizumab orders.
 //!
-//! Layers (see docs/ARCHITECTURE.md): `http` -> `engine` (hooks, gather) -> `facts`
-//! -> `rules` -> `render`. The clinical knowledge is data in `cards/` (`profile`).
+//! Layers (see docs/ARCHITECTURE.md): `http` -> `engine` (hooks, gather, fhir) -> the
+//! pure core crate (`cds-core`: `profile`, `facts`, `rules`, `vocab`, re-exported here under
+//! the same names) -> `render`. The clinical knowledge is data in `cards/` (`profile`).
 
 pub mod auth;
 pub mod check;
@@ -10,7 +11,6 @@ pub mod config;
 pub mod demo;
 pub mod engine;
 pub mod error;
-pub mod facts;
 pub mod fhir;
 pub mod gather;
 pub mod hooks;
@@ -18,10 +18,9 @@ pub mod http;
 pub mod metrics;
 pub mod net;
 pub mod present;
-pub mod profile;
 pub mod render;
-pub mod rules;
 pub mod startup;
 pub mod store;
 pub mod telemetry;
-pub mod vocab;
+
+pub use cds_core::{facts, profile, rules, vocab};

@@ -1,76 +1,26 @@
-//! Recognise the profile's drug among draftOrders and read each order's dose and
-//! schedule, in whatever shape the EHR sends them: typed `doseAndRate` entries (Epic),
-//! a dose in mL with the frequency only as `timing.code` (Oracle Health), or only a sig.
+//! Read an order for the profile's drug: its dose and schedule, in whatever shape the
+//! EHR sends them: typed `doseAndRate` entries (Epic), a dose in mL with the frequency only
+//! as `timing.code` (Oracle Health), or only a sig. Which draftOrders entries are orders
+//! for the drug is decided at the edge (`omalizumab_cds::fhir::orders`), from their JSON.
 
 use fhir_parse::r4::Resource;
-use fhir_parse::r4::resources::{MedicationRequest, MedicationRequestMedication};
+use fhir_parse::r4::resources::MedicationRequest;
 use fhir_parse::r4::types::{Dosage, DosageDoseAndRateDose};
-use serde_json::Value;
 
 use super::extract::{
-    MedicationIdentity, MedicationIndex, concept_codes, concept_label, concept_text, date_time, fhir_decimal,
-    medication_form, quantity, request_therapy_span, tail_reference,
+    MedicationIdentity, concept_codes, concept_label, concept_text, date_time, fhir_decimal, medication_form, quantity,
+    request_therapy_span, tail_reference,
 };
 use super::{DoseReading, OrderFacts, OrderedDose, OrderedInterval, Quantity};
-use crate::profile::{Catalog, Code, Interval, OrderVocabulary, Profile, SigReading};
+use crate::profile::{Catalog, Code, Interval, OrderVocabulary, Profile, Recognition, SigReading};
 
-/// A recognised order with the JSON it came in (suggestions send it back, amended).
-#[derive(Debug, Clone)]
-pub struct RecognisedOrder {
-    pub facts: OrderFacts,
-    pub raw: Value,
+/// Whether a medication is the profile's drug: by code (RxNorm, NDC product) or name.
+pub fn is_recognised(identity: &MedicationIdentity, recognition: &Recognition) -> bool {
+    recognition.codes.matches_any(&identity.codes)
+        || recognition.names.iter().any(|n| identity.text.contains(n.as_str()))
 }
 
-/// The MedicationRequests of `draft_orders` that are this profile's drug. With
-/// `selections` (order-select), only the selected entries are considered.
-pub fn recognise_orders(
-    draft_orders: &Value,
-    selections: Option<&[String]>,
-    catalog: &Catalog,
-    profile: &Profile,
-) -> Vec<RecognisedOrder> {
-    let systems = &catalog.systems;
-    let recognition = &profile.recognition;
-    let parsed = crate::fhir::parse::parse_value_keeping_raw(draft_orders);
-    let meds = MedicationIndex::new(&parsed.resources);
-    let mut found = Vec::new();
-    for (resource, raw) in parsed.resources.iter().zip(&parsed.raw) {
-        let Resource::MedicationRequest(mr) = resource else {
-            continue;
-        };
-        let Some(id) = mr.id.as_ref().and_then(|i| i.value.as_deref()) else {
-            continue;
-        };
-        let reference = format!("MedicationRequest/{id}");
-        if let Some(selected) = selections
-            && !selected.iter().any(|s| s == &reference)
-        {
-            continue;
-        }
-        let identity = match &mr.medication {
-            MedicationRequestMedication::CodeableConcept(cc) => MedicationIdentity {
-                codes: concept_codes(cc, systems),
-                text: concept_text(cc),
-                name: concept_label(cc),
-                ..MedicationIdentity::default()
-            },
-            MedicationRequestMedication::Reference(r) => meds.resolve(r, &mr.contained, systems),
-            _ => MedicationIdentity::default(),
-        };
-        let by_code = recognition.codes.matches_any(&identity.codes);
-        let by_name = recognition.names.iter().any(|n| identity.text.contains(n.as_str()));
-        if !(by_code || by_name) {
-            continue;
-        }
-        found.push(RecognisedOrder {
-            facts: order_facts(mr, reference, identity, catalog, profile),
-            raw: raw.clone(),
-        });
-    }
-    found
-}
-
-fn order_facts(
+pub fn order_facts(
     mr: &MedicationRequest,
     reference: String,
     identity: MedicationIdentity,
@@ -290,7 +240,3 @@ fn repeat_interval(repeat: &fhir_parse::r4::types::TimingRepeat) -> Option<Inter
     }
     Interval::from_period(period / f64::from(frequency), unit)
 }
-
-#[cfg(test)]
-#[path = "orders_tests.rs"]
-mod tests;

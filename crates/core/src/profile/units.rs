@@ -66,7 +66,7 @@ mod tests {
     use proptest::prelude::*;
 
     fn table() -> UnitTable {
-        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("cards/common/units.toml");
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../cards/common/units.toml");
         let file: crate::profile::files::UnitsFile = toml::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
         UnitTable::new(&file.quantity)
     }

@@ -26,7 +26,7 @@ use serde_json::{Value, json};
 fn facts_of(resources: Vec<Value>) -> PatientFacts {
     let parsed: Vec<Resource> = resources
         .into_iter()
-        .flat_map(|v| crate::fhir::parse::parse_value(&v).resources)
+        .map(|v| fhir_parse::parse_resource(v).expect("a valid R4 resource"))
         .collect();
     patient_facts(&parsed, 0, &Catalog::shipped().systems)
 }

@@ -875,13 +875,13 @@ fn load_profile(
     }
     let longest =
         |it: &mut dyn Iterator<Item = &String>| it.max_by_key(|s| s.chars().count()).cloned().unwrap_or_default();
-    let samples = crate::render::SummarySamples {
+    let samples = super::summary::SummarySamples {
         drug: pf.profile.display.clone(),
         longest_indication: longest(&mut indications.iter().map(|i| &i.display)),
         longest_reason: longest(&mut text.reasons.values()),
     };
     for (field, template) in text.summary.fields() {
-        if let Err(e) = crate::render::check_summary_template(template, &samples) {
+        if let Err(e) = super::summary::check_summary_template(template, &samples) {
             c.error(format!("summary.{field}"), e);
         }
     }

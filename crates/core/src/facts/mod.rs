@@ -7,7 +7,6 @@
 
 pub mod extract;
 pub mod orders;
-pub mod prefilter;
 
 use chrono::NaiveDate;
 

@@ -7,6 +7,7 @@
 pub mod codes;
 pub mod dose;
 pub mod files;
+pub mod summary;
 pub mod units;
 mod validate;
 pub mod vocabulary;
@@ -38,12 +39,14 @@ impl Catalog {
         load_catalog(dir)
     }
 
-    /// The project's own cards/, loaded once for the unit tests that read real data.
-    #[cfg(test)]
+    /// The project's own cards/, loaded once for the unit tests that read real data (here
+    /// and, with the `test-support` feature, in the service crate's tests).
+    #[cfg(any(test, feature = "test-support"))]
     pub fn shipped() -> &'static Catalog {
         static CATALOG: std::sync::OnceLock<Catalog> = std::sync::OnceLock::new();
-        CATALOG
-            .get_or_init(|| Catalog::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("cards")).expect("cards/ loads"))
+        CATALOG.get_or_init(|| {
+            Catalog::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../../cards")).expect("cards/ loads")
+        })
     }
 
     pub fn profile(&self, id: &str) -> Option<&Profile> {

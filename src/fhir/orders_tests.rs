@@ -1,6 +1,7 @@
 use super::*;
-use crate::facts::{DoseReading, OrderedInterval};
+use crate::facts::{DoseReading, OrderedDose, OrderedInterval};
 use crate::profile::Catalog;
+use crate::profile::{Code, Interval};
 use serde_json::json;
 
 fn catalog() -> &'static Catalog {

@@ -280,8 +280,24 @@ impl<'a> MedicationIndex<'a> {
         MedicationIndex { by_reference }
     }
 
+    /// What a `medication[x]` names: the concept itself, or the Medication its reference
+    /// points to (contained first). The one reading of `medication[x]` for every resource.
+    pub fn identify(
+        &self,
+        concept: Option<&CodeableConcept>,
+        reference: Option<&Reference>,
+        contained: &[Resource],
+        systems: &CodeSystems,
+    ) -> MedicationIdentity {
+        match (concept, reference) {
+            (Some(cc), _) => MedicationIdentity::of_concept(cc, systems),
+            (None, Some(r)) => self.resolve(r, contained, systems),
+            (None, None) => MedicationIdentity::default(),
+        }
+    }
+
     /// What the medication a reference names is, looking first in `contained`.
-    pub fn resolve(&self, reference: &Reference, contained: &[Resource], systems: &CodeSystems) -> MedicationIdentity {
+    fn resolve(&self, reference: &Reference, contained: &[Resource], systems: &CodeSystems) -> MedicationIdentity {
         let display = reference
             .display
             .as_ref()
@@ -420,11 +436,7 @@ fn request_fact(m: &MedicationRequest, meds: &MedicationIndex<'_>, systems: &Cod
     if matches!(status, "entered-in-error" | "draft" | "cancelled") {
         return None;
     }
-    let identity = match &m.medication {
-        MedicationRequestMedication::CodeableConcept(cc) => MedicationIdentity::of_concept(cc, systems),
-        MedicationRequestMedication::Reference(r) => meds.resolve(r, &m.contained, systems),
-        _ => MedicationIdentity::default(),
-    };
+    let identity = request_medication(m, meds, systems);
     let authored = date_time(m.authored_on.as_ref());
     let (start, end) = request_therapy_span(m);
     let date = [authored, start].into_iter().flatten().min();
@@ -442,6 +454,20 @@ fn request_fact(m: &MedicationRequest, meds: &MedicationIndex<'_>, systems: &Cod
     })
 }
 
+/// What a MedicationRequest's `medication[x]` names.
+pub fn request_medication(
+    m: &MedicationRequest,
+    meds: &MedicationIndex<'_>,
+    systems: &CodeSystems,
+) -> MedicationIdentity {
+    let (concept, reference) = match &m.medication {
+        MedicationRequestMedication::CodeableConcept(cc) => (Some(cc.as_ref()), None),
+        MedicationRequestMedication::Reference(r) => (None, Some(r.as_ref())),
+        _ => (None, None),
+    };
+    meds.identify(concept, reference, &m.contained, systems)
+}
+
 fn dosage_routes(dosages: &[Dosage]) -> impl Iterator<Item = &CodeableConcept> {
     dosages.iter().filter_map(|d| d.route.as_deref())
 }
@@ -455,11 +481,12 @@ fn statement_fact(
     if matches!(status, "entered-in-error" | "not-taken") {
         return None;
     }
-    let identity = match &m.medication {
-        MedicationStatementMedication::CodeableConcept(cc) => MedicationIdentity::of_concept(cc, systems),
-        MedicationStatementMedication::Reference(r) => meds.resolve(r, &m.contained, systems),
-        _ => MedicationIdentity::default(),
+    let (concept, reference) = match &m.medication {
+        MedicationStatementMedication::CodeableConcept(cc) => (Some(cc.as_ref()), None),
+        MedicationStatementMedication::Reference(r) => (None, Some(r.as_ref())),
+        _ => (None, None),
     };
+    let identity = meds.identify(concept, reference, &m.contained, systems);
     let (date, last_date) = match &m.effective {
         Some(MedicationStatementEffective::DateTime(d)) => (date_time(Some(d)), date_time(Some(d))),
         Some(MedicationStatementEffective::Period(p)) => period_span(p),
@@ -487,11 +514,12 @@ fn administration_fact(
     if matches!(status, "entered-in-error" | "not-done") {
         return None;
     }
-    let identity = match &m.medication {
-        MedicationAdministrationMedication::CodeableConcept(cc) => MedicationIdentity::of_concept(cc, systems),
-        MedicationAdministrationMedication::Reference(r) => meds.resolve(r, &m.contained, systems),
-        _ => MedicationIdentity::default(),
+    let (concept, reference) = match &m.medication {
+        MedicationAdministrationMedication::CodeableConcept(cc) => (Some(cc.as_ref()), None),
+        MedicationAdministrationMedication::Reference(r) => (None, Some(r.as_ref())),
+        _ => (None, None),
     };
+    let identity = meds.identify(concept, reference, &m.contained, systems);
     let (date, last_date) = match &m.effective {
         MedicationAdministrationEffective::DateTime(d) => (date_time(Some(d)), date_time(Some(d))),
         MedicationAdministrationEffective::Period(p) => period_span(p),
