@@ -54,7 +54,11 @@ impl Registry {
                     id: s.id.clone(),
                     title: s.title.clone(),
                     description: s.description.clone(),
-                    prefetch: s.prefetch.clone(),
+                    prefetch: s
+                        .prefetch
+                        .iter()
+                        .map(|(k, t)| (k.clone(), t.as_str().to_string()))
+                        .collect(),
                     usage_requirements: s.usage_requirements.clone(),
                     hook_version: "1.0",
                     version: catalog.profiles[*i].rules_version.clone(),

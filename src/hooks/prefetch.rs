@@ -1,45 +1,45 @@
-//! Prefetch templates rendered with the hook's context tokens.
+//! Prefetch templates rendered with the hook's context tokens. The templates were scanned
+//! once when cards/ loaded (`profile::PrefetchTemplate`); here each token gets its value.
 
 use super::request::OrderContext;
+use crate::profile::{PrefetchTemplate, PrefetchToken};
 
-/// Fill `{{context.X}}` and `{{userPractitionerId}}`-style tokens. None when the
-/// template needs a token this request does not have (e.g. no encounterId).
-pub fn render(template: &str, ctx: &OrderContext) -> Option<String> {
-    let mut out = String::new();
-    let mut rest = template;
-    while let Some(start) = rest.find("{{") {
-        out.push_str(&rest[..start]);
-        let after = &rest[start + 2..];
-        let end = after.find("}}")?;
-        out.push_str(&token(after[..end].trim(), ctx)?);
-        rest = &after[end + 2..];
-    }
-    out.push_str(rest);
-    Some(out)
+/// The query for one prefetch key. None when the template needs a token this request
+/// does not have (e.g. no encounterId).
+pub fn render(template: &PrefetchTemplate, ctx: &OrderContext) -> Option<String> {
+    template.render(|t| token(t, ctx))
 }
 
-fn token(name: &str, ctx: &OrderContext) -> Option<String> {
+fn token(t: PrefetchToken, ctx: &OrderContext) -> Option<String> {
     let user_of = |kind: &str| {
         ctx.user_id
             .strip_prefix(kind)
             .and_then(|r| r.strip_prefix('/'))
             .map(str::to_string)
     };
-    match name {
-        "context.patientId" => Some(ctx.patient_id.clone()),
-        "context.userId" => Some(ctx.user_id.clone()),
-        "context.encounterId" => ctx.encounter_id.clone(),
-        "userPractitionerId" => user_of("Practitioner"),
-        "userPractitionerRoleId" => user_of("PractitionerRole"),
-        "userPatientId" => user_of("Patient"),
-        "userRelatedPersonId" => user_of("RelatedPerson"),
-        _ => None,
+    match t {
+        PrefetchToken::PatientId => Some(ctx.patient_id.clone()),
+        PrefetchToken::UserId => Some(ctx.user_id.clone()),
+        PrefetchToken::EncounterId => ctx.encounter_id.clone(),
+        PrefetchToken::UserPractitionerId => user_of("Practitioner"),
+        PrefetchToken::UserPractitionerRoleId => user_of("PractitionerRole"),
+        PrefetchToken::UserPatientId => user_of("Patient"),
+        PrefetchToken::UserRelatedPersonId => user_of("RelatedPerson"),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A template as cards/ write it, scanned as the loader does, then rendered: None when
+    /// it does not scan or a token has no value.
+    fn render(template: &str, ctx: &OrderContext) -> Option<String> {
+        let uris = std::collections::BTreeMap::new();
+        let systems = crate::profile::CodeSystems::new(&uris);
+        let t = PrefetchTemplate::parse(template, &std::collections::BTreeMap::new(), &systems, &uris).ok()?;
+        super::render(&t, ctx)
+    }
 
     fn ctx(user: &str, encounter: Option<&str>) -> OrderContext {
         OrderContext {

@@ -54,6 +54,28 @@ pub enum Cell {
     NoDose,
 }
 
+impl std::str::FromStr for Dose {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        parse_dose(s)
+    }
+}
+
+impl std::str::FromStr for Cell {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        parse_cell(s)
+    }
+}
+
+/// An interval as cards/ write it: `"q2w"`, `"q6mo"`.
+impl std::str::FromStr for Interval {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        parse_dose(&format!("1 {s}")).map(|d| d.interval)
+    }
+}
+
 /// Parse a cell as written in `cards/`: `"225 q2w"`, `"300 q4w"`, `"600 q6mo"` or `"none"`.
 pub fn parse_cell(text: &str) -> Result<Cell, String> {
     let text = text.trim();

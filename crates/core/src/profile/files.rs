@@ -83,6 +83,8 @@ pub struct ServiceFile {
     pub description: String,
     #[serde(default)]
     pub prefetch: BTreeMap<String, String>,
+    /// Share the prefetch templates of a service listed before this one (written once).
+    pub prefetch_from: Option<String>,
     pub usage_requirements: Option<String>,
 }
 

@@ -7,9 +7,10 @@
 pub mod codes;
 pub mod dose;
 pub mod files;
+mod load;
+pub mod prefetch;
 pub mod summary;
 pub mod units;
-mod validate;
 pub mod vocabulary;
 
 use std::collections::BTreeMap;
@@ -18,8 +19,9 @@ use std::path::{Path, PathBuf};
 pub use codes::{Code, CodeSet, CodeSystems};
 pub use dose::{BandPosition, Bands, Cell, Dose, Interval};
 pub use files::{CodingFile, LinkFile, SourceFile, TextFile};
+pub use load::{ProfileError, load_catalog};
+pub use prefetch::{PrefetchTemplate, PrefetchToken};
 pub use units::UnitTable;
-pub use validate::{ProfileError, load_catalog};
 pub use vocabulary::{OrderVocabulary, RouteClass, SigReading};
 
 /// Everything loaded from a cards directory.
@@ -167,7 +169,7 @@ pub struct Service {
     pub hook: String,
     pub title: String,
     pub description: String,
-    pub prefetch: BTreeMap<String, String>,
+    pub prefetch: BTreeMap<String, PrefetchTemplate>,
     pub usage_requirements: Option<String>,
 }
 
