@@ -1,16 +1,14 @@
-//! The decision's inputs, derived from facts: age, weight, pretreatment lab, history,
-//! and whether the documentation a payer asks for is there. Only results are used
-//! (final, amended, corrected); a value that cannot be read is said to be unreadable,
-//! never taken as absent.
+//! The decision's inputs, derived from facts: age, drug history, weight, pretreatment
+//! lab. Only results are used (final, amended, corrected); a value that cannot be read is
+//! said to be unreadable, never taken as absent. Documentation checks are in
+//! `documentation.rs`.
 
 use chrono::{Datelike, NaiveDate};
 
 use crate::facts::{
-    Comparator, MedicationFact, MedicationForm, MedicationRecordKind, ObservationFact, ObservedValue, OrderFacts,
-    PatientFacts, ResultStatus,
+    Comparator, MedicationRecordKind, ObservationFact, ObservedValue, OrderFacts, PatientFacts, ResultStatus,
 };
-use crate::profile::vocabulary::route_classes;
-use crate::profile::{Catalog, ObservationSet, Profile, Requirement, RequirementCheck, Therapy};
+use crate::profile::{Catalog, ObservationSet, Profile};
 
 /// Whole years of age on a date.
 pub fn age_on(birth: NaiveDate, on: NaiveDate) -> Option<u32> {
@@ -85,7 +83,7 @@ pub struct WeightReading {
     pub unreadable: bool,
 }
 
-fn in_set<'a>(
+pub(super) fn in_set<'a>(
     facts: &'a PatientFacts,
     set: &'a ObservationSet,
     order_date: NaiveDate,
@@ -181,7 +179,7 @@ pub struct BaselineReading {
 
 /// A lab value in the set's canonical unit: a measurement, or a bound. None when its
 /// unit is not one the set's quantity kind knows.
-fn lab_value(catalog: &Catalog, set: &ObservationSet, kind: &str, o: &ObservationFact) -> Option<LabValue> {
+pub(super) fn lab_value(catalog: &Catalog, set: &ObservationSet, kind: &str, o: &ObservationFact) -> Option<LabValue> {
     let (q, bound) = match &o.value {
         ObservedValue::Quantity(q) => (q, None),
         ObservedValue::Bound { comparator, quantity } => (quantity, Some(*comparator)),
@@ -281,126 +279,6 @@ fn choose_baseline(
         Some(v) => BaselineLab::Found(v),
         None => BaselineLab::OnlyDuringTreatment { retest: interrupted },
     }
-}
-
-/// Whether the chart satisfies one documentation requirement.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RequirementStatus {
-    Met,
-    NotMet,
-    /// Results exist whose positivity cannot be read (an unknown unit, no interpretation).
-    Unreadable,
-}
-
-/// The route classes of a medication line.
-pub fn routes_of<'a>(catalog: &'a Catalog, form: &MedicationForm) -> Vec<&'a str> {
-    route_classes(&catalog.routes, &form.codes, &form.text, &form.name)
-}
-
-/// Whether a medication line is of a therapy class, by code, name and route.
-pub fn is_therapy(catalog: &Catalog, therapy: &Therapy, m: &MedicationFact) -> bool {
-    therapy.matches(&m.codes, &m.text, &routes_of(catalog, &m.form))
-}
-
-/// Positive, negative, or unreadable: a specific IgE at or above the lab's cut-off
-/// (its reference range's upper limit), else the set's `positive_at`; or an
-/// interpretation the set lists as positive.
-fn positivity(catalog: &Catalog, set: &ObservationSet, o: &ObservationFact) -> Option<bool> {
-    let by_interpretation = o.interpretation.iter().any(|i| {
-        set.positive_interpretations
-            .iter()
-            .any(|p| p.eq_ignore_ascii_case(i.trim()))
-    });
-    if by_interpretation {
-        return Some(true);
-    }
-    let kind = set.quantity.as_deref()?;
-    let value = lab_value(catalog, set, kind, o)?;
-    let lab_cutoff = o
-        .reference_high
-        .as_ref()
-        .and_then(|q| catalog.units.to_canonical(kind, q.value, &q.unit));
-    let cutoff = lab_cutoff.or(set.positive_at)?;
-    Some(match value.bound {
-        None => value.value >= cutoff,
-        // ">0.7" is positive at a 0.35 cut-off; "<0.35" or "<0.1" is negative.
-        Some(c) if c.is_lower_bound() => value.value >= cutoff,
-        Some(_) => false,
-    })
-}
-
-pub fn requirement_status(
-    catalog: &Catalog,
-    profile: &Profile,
-    facts: &PatientFacts,
-    req: &Requirement,
-    history: &DrugHistory,
-    order_date: NaiveDate,
-) -> RequirementStatus {
-    match &req.check {
-        RequirementCheck::Therapy(id) => {
-            let therapy = profile.therapy(id);
-            if facts.medications.iter().any(|m| is_therapy(catalog, therapy, m)) {
-                RequirementStatus::Met
-            } else {
-                RequirementStatus::NotMet
-            }
-        }
-        RequirementCheck::Observation { set, before_first_dose } => {
-            let obs_set = profile.observation_set(set);
-            // Before the first dose, when there was one; else on or before the order.
-            let first_dose = history.first_dose.filter(|_| *before_first_dose);
-            let mut unreadable = false;
-            for o in facts
-                .observations
-                .iter()
-                .filter(|o| o.status == ResultStatus::Result && obs_set.codes.matches_any(&o.codes))
-                .filter(|o| match (o.date, first_dose) {
-                    (Some(d), Some(first)) => d < first,
-                    (Some(d), None) => d <= order_date,
-                    // An undated result cannot be shown to predate the first dose.
-                    (None, first) => first.is_none(),
-                })
-            {
-                if !obs_set.needs_positive() {
-                    return RequirementStatus::Met;
-                }
-                match positivity(catalog, obs_set, o) {
-                    Some(true) => return RequirementStatus::Met,
-                    Some(false) => {}
-                    None => unreadable |= o.value != ObservedValue::Absent || !o.interpretation.is_empty(),
-                }
-            }
-            if unreadable {
-                RequirementStatus::Unreadable
-            } else {
-                RequirementStatus::NotMet
-            }
-        }
-    }
-}
-
-/// The latest results of a set, for evidence on the card (allergen-specific IgE).
-pub fn supporting_results<'a>(
-    catalog: &Catalog,
-    profile: &'a Profile,
-    facts: &'a PatientFacts,
-    set: &str,
-    order_date: NaiveDate,
-) -> Vec<(&'a ObservationFact, Option<LabValue>)> {
-    let obs_set = profile.observation_set(set);
-    let mut out: Vec<(&ObservationFact, Option<LabValue>)> = in_set(facts, obs_set, order_date)
-        .filter(|o| o.status == ResultStatus::Result && o.value != ObservedValue::Absent)
-        .map(|o| {
-            let v = obs_set
-                .quantity
-                .as_deref()
-                .and_then(|k| lab_value(catalog, obs_set, k, o));
-            (o, v)
-        })
-        .collect();
-    out.sort_by_key(|(o, _)| std::cmp::Reverse(o.date));
-    out
 }
 
 /// 80.0 -> "80", 72.5 -> "72.5".

@@ -9,7 +9,7 @@ use crate::facts::{
     ConditionFact, DoseReading, MedicationFact, MedicationForm, MedicationRecordKind, ObservationFact, ObservedValue,
     OrderFacts, OrderedDose, OrderedInterval, PatientFacts, Quantity, ResultStatus,
 };
-use crate::profile::{Catalog, Code, Interval};
+use crate::profile::{Catalog, Code, Interval, Profile};
 
 fn catalog() -> &'static Catalog {
     Catalog::shipped()
