@@ -3,6 +3,7 @@
 
 mod handlers;
 mod middleware;
+pub mod preview;
 
 use actix_cors::Cors;
 use actix_web::http::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER, WWW_AUTHENTICATE};
