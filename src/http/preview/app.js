@@ -147,7 +147,12 @@ function showError(message) {
   e.hidden = !message;
 }
 
-function render(answer) {
+// Each answer drawn counts once, after it is wholly drawn (tests wait on it).
+function drawn() {
+  document.body.dataset.runs = String(Number(document.body.dataset.runs || 0) + 1);
+}
+
+function draw(answer) {
   $("#request-json").textContent = JSON.stringify(answer.request, null, 2);
   const results = $("#results");
   if (answer.outcome) {
@@ -223,7 +228,7 @@ async function runScenario(name, changeSet) {
   $("#case-title").textContent = name;
   const answer = await api({ scenario: name, changes: changeSet || {} });
   if (!answer) return;
-  render(answer);
+  draw(answer);
   $("#changes").hidden = false;
   if (!changeSet) {
     const first = answer.results && answer.results[0];
@@ -231,6 +236,7 @@ async function runScenario(name, changeSet) {
   }
   current = { scenario: name };
   history.replaceState(null, "", `#${encodeURIComponent(name)}`);
+  drawn();
 }
 
 async function start() {
@@ -263,7 +269,8 @@ async function start() {
     $("#changes").hidden = true;
     $("#case-title").textContent = "Pasted request";
     document.querySelectorAll("nav button").forEach((b) => b.setAttribute("aria-current", "false"));
-    render(answer);
+    draw(answer);
+    drawn();
   });
   const wanted = decodeURIComponent(location.hash.slice(1));
   if (wanted && profile.scenarios.includes(wanted)) runScenario(wanted);
