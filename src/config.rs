@@ -54,6 +54,11 @@ pub struct Settings {
     pub log_format: LogFormat,
     /// CDS_LOG: tracing filter, e.g. `info` or `omalizumab_cds=debug`.
     pub log_filter: String,
+    /// CDS_PREVIEW (on|off): the reviewers' page at /preview. On by default only with
+    /// CDS_AUTH=none; refused with CDS_AUTH=jwt (see `preview_setting`).
+    pub preview: bool,
+    /// CDS_DEMO_FIXTURES: the built-in scenarios the preview lists (and `demo` runs).
+    pub scenarios_dir: PathBuf,
 }
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -223,6 +228,7 @@ impl Settings {
             Some(v) => return Err(err("CDS_AUTH", format!("`{v}`: use jwt or none"))),
         };
         let audit_salt = audit_salt(&get, matches!(auth, AuthSettings::Jwt(_)))?;
+        let preview = preview_setting(get("CDS_PREVIEW").as_deref(), &auth)?;
         let cors_origins = list("CDS_CORS_ORIGINS");
         for origin in &cors_origins {
             let parsed = Url::parse(origin).ok().filter(|u| {
@@ -283,7 +289,34 @@ impl Settings {
             audit_salt,
             log_format,
             log_filter: get("CDS_LOG").unwrap_or_else(|| "info".into()),
+            preview,
+            scenarios_dir: get("CDS_DEMO_FIXTURES")
+                .map(PathBuf::from)
+                .unwrap_or_else(crate::demo::default_fixtures_dir),
         })
+    }
+}
+
+/// The preview page runs hooks for anyone who reaches it, outside the client-JWT check
+/// the CDS endpoints have (a reviewer's browser holds no EHR's key). So it is never
+/// served with authentication on: asking for it with CDS_AUTH=jwt stops start-up rather
+/// than open an unauthenticated way into the engine on a production instance.
+fn preview_setting(value: Option<&str>, auth: &AuthSettings) -> Result<bool, SettingsError> {
+    let err = |message: String| SettingsError {
+        name: "CDS_PREVIEW".into(),
+        message,
+    };
+    let development = matches!(auth, AuthSettings::Disabled);
+    match value {
+        None => Ok(development),
+        Some("off") => Ok(false),
+        Some("on") if development => Ok(true),
+        Some("on") => Err(err(
+            "the preview page has no client authentication, so it is not served with CDS_AUTH=jwt; \
+             run a separate CDS_AUTH=none instance on a reviewer's own machine"
+                .into(),
+        )),
+        Some(v) => Err(err(format!("`{v}`: use on or off"))),
     }
 }
 
@@ -355,6 +388,33 @@ mod tests {
         assert_eq!(s.auth, AuthSettings::Disabled);
         assert!(s.cors_origins.is_empty());
         assert_eq!(s.limits, RequestLimits::default());
+        assert!(s.preview, "the preview is on by default in development");
+    }
+
+    #[test]
+    fn the_preview_is_never_served_with_authentication_on() {
+        let none = |extra: &[(&str, &str)]| {
+            let mut all = vec![("CDS_AUTH", "none")];
+            all.extend_from_slice(extra);
+            Settings::from_map(&vars(&all))
+        };
+        assert!(!none(&[("CDS_PREVIEW", "off")]).unwrap().preview);
+        assert!(none(&[("CDS_PREVIEW", "on")]).unwrap().preview);
+        assert_eq!(none(&[("CDS_PREVIEW", "yes")]).unwrap_err().name, "CDS_PREVIEW");
+        let jwt = |extra: &[(&str, &str)]| {
+            let mut all = vec![
+                ("CDS_JWT_ISSUERS", "ehr=https://ehr.example/jwks"),
+                ("CDS_PUBLIC_URL", "https://cds.example"),
+                ("CDS_AUDIT_SALT", "0123456789abcdef0123456789abcdef"),
+            ];
+            all.extend_from_slice(extra);
+            Settings::from_map(&vars(&all))
+        };
+        assert!(!jwt(&[]).unwrap().preview, "off by default in production mode");
+        assert!(!jwt(&[("CDS_PREVIEW", "off")]).unwrap().preview);
+        let e = jwt(&[("CDS_PREVIEW", "on")]).unwrap_err();
+        assert_eq!(e.name, "CDS_PREVIEW");
+        assert!(e.message.contains("CDS_AUTH=jwt"), "{}", e.message);
     }
 
     #[test]

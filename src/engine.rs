@@ -18,7 +18,7 @@ use crate::fhir::prefilter::{may_matter, names_patient};
 use crate::gather::{FhirAccess, FhirAllowlist, GatherError, gather};
 use crate::hooks::limits::{RequestLimits, resource_count};
 use crate::hooks::request::{self, HookRequest, RequestError};
-use crate::hooks::response::{CdsResponse, Discovery, ServiceDescriptor};
+use crate::hooks::response::{CDS_HOOKS_VERSION, CdsResponse, Discovery, RULES_VERSION_EXTENSION, ServiceDescriptor};
 use crate::profile::{Catalog, Profile, Service};
 use crate::render::{CardInput, card};
 use crate::rules::{Assessment, assess};
@@ -61,7 +61,10 @@ impl Registry {
                         .collect(),
                     usage_requirements: s.usage_requirements.clone(),
                     hook_version: "1.0",
-                    version: catalog.profiles[*i].rules_version.clone(),
+                    version: CDS_HOOKS_VERSION,
+                    extension: serde_json::json!({
+                        RULES_VERSION_EXTENSION: catalog.profiles[*i].rules_version,
+                    }),
                 })
                 .collect(),
         });

@@ -100,16 +100,22 @@ impl Application {
         });
         let authenticator = web::Data::new(authenticator(settings)?);
         let cors_origins = settings.cors_origins.clone();
+        // The reviewers' page, only when settings allowed it (never with CDS_AUTH=jwt).
+        let preview = settings
+            .preview
+            .then(|| web::Data::new(crate::http::preview::PreviewState::load(&settings.scenarios_dir)));
+        let preview_routes = crate::http::preview::routes(settings.max_body_bytes);
         let listener = TcpListener::bind(&settings.bind).map_err(|e| StartupError::Bind(settings.bind.clone(), e))?;
         let port = listener
             .local_addr()
             .map_err(|e| StartupError::Bind(settings.bind.clone(), e))?
             .port();
         let server = HttpServer::new(move || {
-            App::new()
-                .app_data(state.clone())
-                .app_data(authenticator.clone())
-                .configure(routes(&cors_origins))
+            let mut app = App::new().app_data(state.clone()).app_data(authenticator.clone());
+            if let Some(preview) = &preview {
+                app = app.app_data(preview.clone()).configure(preview_routes.clone());
+            }
+            app.configure(routes(&cors_origins))
                 .wrap(actix_web::middleware::from_fn(access_log))
         })
         .listen(listener)

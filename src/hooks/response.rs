@@ -26,9 +26,20 @@ pub struct ServiceDescriptor {
     pub usage_requirements: Option<String>,
     /// [3.0] the hook definition version we implement.
     pub hook_version: &'static str,
-    /// [3.0] the service version: the rules version of its profile.
-    pub version: String,
+    /// [3.0] the version of the CDS Hooks specification the service implements (not a
+    /// version of the service: clients compare it with the spec versions they speak).
+    pub version: &'static str,
+    /// Named extension properties: the profile's rules version, which is the service's
+    /// own version, lives here (and on every card's detail).
+    pub extension: Value,
 }
+
+/// The CDS Hooks version this service implements, as discovery's `version` states it.
+/// `version`, `hookVersion` and OperationOutcome bodies on every error are 3.0's.
+pub const CDS_HOOKS_VERSION: &str = "3.0.0";
+
+/// The discovery extension key carrying a service's rules version.
+pub const RULES_VERSION_EXTENSION: &str = "omalizumab-cds.rulesVersion";
 
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]

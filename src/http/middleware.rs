@@ -149,3 +149,34 @@ pub async fn access_log(
     });
     result
 }
+
+/// A preflight (or a call from an origin) that the CORS layer refuses is answered, like
+/// every other error, with an OperationOutcome: actix-cors writes a plain-text 400, and a
+/// browser-based client's developer would otherwise read an error unlike all the others.
+pub async fn cors_refusals(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, Error> {
+    let res = next.call(req).await?;
+    let refused = res
+        .response()
+        .error()
+        .and_then(|e| e.as_error::<actix_cors::CorsError>())
+        .map(|e| e.to_string());
+    match refused {
+        None => Ok(res.map_into_left_body()),
+        Some(why) => {
+            let req = res.into_parts().0;
+            let mut response = ApiError::BadRequest(format!(
+                "CORS request refused: {why} (allowed origins are set by CDS_CORS_ORIGINS)"
+            ))
+            .error_response();
+            // The answer depends on the origin: a cache must not give it to another.
+            response.headers_mut().insert(
+                actix_web::http::header::VARY,
+                actix_web::http::header::HeaderValue::from_static("Origin"),
+            );
+            Ok(ServiceResponse::new(req, response).map_into_right_body())
+        }
+    }
+}

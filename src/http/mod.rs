@@ -3,6 +3,7 @@
 
 mod handlers;
 mod middleware;
+pub mod preview;
 
 use actix_cors::Cors;
 use actix_web::http::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER, WWW_AUTHENTICATE};
@@ -55,7 +56,7 @@ fn cors(origins: &[String]) -> Cors {
 }
 
 /// The CDS endpoints, behind CORS (outermost, so preflights are answered before
-/// authentication) and client authentication.
+/// authentication; its refusals rewritten as OperationOutcomes) and client authentication.
 pub fn routes(cors_origins: &[String]) -> impl FnOnce(&mut web::ServiceConfig) {
     let cors = cors(cors_origins);
     move |cfg| {
@@ -63,6 +64,7 @@ pub fn routes(cors_origins: &[String]) -> impl FnOnce(&mut web::ServiceConfig) {
             web::scope("/cds-services")
                 .wrap(from_fn(middleware::authenticate))
                 .wrap(cors)
+                .wrap(from_fn(middleware::cors_refusals))
                 .service(
                     web::resource("")
                         .route(web::get().to(handlers::discovery))

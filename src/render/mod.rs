@@ -1,6 +1,8 @@
 //! Assessment -> CDS card. One card per order; the indicator is the worst finding;
 //! the summary says the one thing that matters; the detail shows the evidence.
 
+pub mod topic;
+
 use serde_json::{Map, Value, json};
 
 use crate::hooks::response::{
@@ -155,7 +157,9 @@ pub fn card(catalog: &Catalog, profile: &Profile, input: &CardInput<'_>) -> Card
             label: profile.card_source.label.clone(),
             url: profile.card_source.url.clone(),
             icon: None,
-            topic: profile.card_source.topic.as_ref().map(coding),
+            // What the card is about, from the project's code system (its kind); a
+            // profile-wide topic would say nothing a client could sort cards by.
+            topic: Some(topic::topic(a.kind())),
         },
         suggestions,
         selection_behavior,

@@ -8,6 +8,7 @@ use crate::helpers::{assert_clean, scenario, scenario_names, spawn_app};
 async fn every_card_meets_the_spec() {
     let app = spawn_app().await;
     let mut seen = 0;
+    let mut topics = std::collections::BTreeSet::new();
     for name in scenario_names() {
         let s = scenario(&name);
         let resp = app
@@ -31,6 +32,18 @@ async fn every_card_meets_the_spec() {
             }
             assert!(uuid::Uuid::parse_str(card["uuid"].as_str().unwrap()).is_ok());
             assert!(card["detail"].is_string());
+            // 14: source.topic, a Coding for the card's kind from our code system.
+            let topic = &card["source"]["topic"];
+            assert_eq!(topic["system"], "urn:omalizumab-cds:card-topic", "{name}");
+            assert!(!topic["display"].as_str().unwrap().is_empty(), "{name}");
+            let code = topic["code"].as_str().unwrap().to_string();
+            if name == "asthma-adult-dose-mismatch" {
+                assert_eq!(code, "dose-mismatch");
+            }
+            if name == "asthma-child-below-minimum-age" {
+                assert_eq!(code, "ineligible");
+            }
+            topics.insert(code);
             // 15
             if let Some(suggestions) = card.get("suggestions") {
                 let behavior = card["selectionBehavior"]
@@ -86,6 +99,8 @@ async fn every_card_meets_the_spec() {
         }
     }
     assert!(seen >= 7, "{seen} cards checked");
+    // The topic follows the card's finding, not the profile.
+    assert!(topics.len() >= 4, "{topics:?}");
 }
 
 #[tokio::test]

@@ -73,3 +73,35 @@ async fn other_origins_and_an_empty_list_get_no_cors_grant() {
         assert_ne!(header(&resp, "access-control-allow-origin"), Some("*"));
     }
 }
+
+/// A refused preflight is an error like every other: an OperationOutcome with the
+/// stable code, not actix-cors's plain text.
+#[tokio::test]
+async fn a_refused_preflight_answers_with_an_operation_outcome() {
+    let app = spawn_app_with(&[("CDS_CORS_ORIGINS", SANDBOX)]).await;
+    let closed = spawn_app().await;
+    for (app, origin) in [(&app, "https://evil.example"), (&closed, SANDBOX)] {
+        let resp = preflight(app, origin).await;
+        assert_eq!(resp.status(), 400, "{origin}");
+        assert_eq!(header(&resp, "content-type"), Some("application/fhir+json"));
+        assert_eq!(header(&resp, "access-control-allow-origin"), None);
+        assert!(header(&resp, "vary").is_some_and(|v| v.to_ascii_lowercase().contains("origin")));
+        let body: serde_json::Value = resp.json().await.unwrap();
+        assert_eq!(body["resourceType"], "OperationOutcome");
+        assert_eq!(body["issue"][0]["details"]["coding"][0]["code"], "invalid-request");
+        let why = body["issue"][0]["diagnostics"].as_str().unwrap();
+        assert!(why.contains("CORS") && why.contains("CDS_CORS_ORIGINS"), "{why}");
+    }
+    // A method the list does not allow is refused the same way.
+    let resp = app
+        .client
+        .request(reqwest::Method::OPTIONS, format!("{}/cds-services", app.address))
+        .header("Origin", SANDBOX)
+        .header("Access-Control-Request-Method", "DELETE")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 400);
+    let body: serde_json::Value = resp.json().await.unwrap();
+    assert_eq!(body["resourceType"], "OperationOutcome");
+}

@@ -25,7 +25,11 @@ async fn discovery_lists_order_sign_and_order_select_services() {
         assert!(s["description"].as_str().is_some_and(|d| !d.is_empty()));
         assert!(s["title"].is_string());
         assert_eq!(s["hookVersion"], "1.0");
-        assert!(s["version"].is_string());
+        // [3.0] `version` is the CDS Hooks version implemented, not the service's own:
+        // the rules version is an extension (and is on every card).
+        assert_eq!(s["version"], "3.0.0");
+        let rules = s["extension"]["omalizumab-cds.rulesVersion"].as_str().unwrap();
+        assert!(rules.starts_with("omalizumab-"), "{rules}");
         let prefetch = s["prefetch"].as_object().unwrap();
         for key in [
             "patient",

@@ -18,6 +18,7 @@ mod operations;
 mod other_patient;
 mod outbound;
 mod prefetch;
+mod preview;
 mod real_fhir;
 mod requests;
 mod scenarios;
