@@ -7,7 +7,7 @@ use chrono::{Months, NaiveDate};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use crate::facts::orders::recognise_orders;
+use crate::fhir::orders::recognise_orders;
 use crate::profile::{Catalog, Code, CodeSet, Profile, Service};
 use crate::render::display_icd;
 
@@ -240,9 +240,9 @@ fn set_observations(
         .services
         .first()
         .and_then(|s| {
-            s.prefetch
-                .iter()
-                .find(|(_, t)| t.starts_with("Observation?") && t.contains(&format!("|{}", code.code)))
+            s.prefetch.iter().find(|(_, t)| {
+                t.as_str().starts_with("Observation?") && t.as_str().contains(&format!("|{}", code.code))
+            })
         })
         .map(|(k, _)| k.clone())
         .unwrap_or_else(|| "observations".into());
@@ -279,13 +279,14 @@ pub fn request_from_bundle(bundle: &Value, service: &Service) -> Result<Value, S
     let patient_id = patient["id"].as_str().ok_or("the Patient has no id")?;
     let mut prefetch = Map::new();
     for (key, template) in &service.prefetch {
-        let wanted = template.split(['?', '/']).next().unwrap_or_default();
+        let wanted = template.as_str().split(['?', '/']).next().unwrap_or_default();
         if wanted == "Patient" {
             prefetch.insert(key.clone(), (*patient).clone());
             continue;
         }
         // `_include=MedicationRequest:medication` brings the Medications too.
         let included: Vec<String> = template
+            .as_str()
             .split('&')
             .filter_map(|p| p.strip_prefix("_include="))
             .filter_map(|p| p.split(':').nth(1))
