@@ -30,7 +30,7 @@ pub fn facts_used(a: &Assessment) -> String {
     let _ = writeln!(
         out,
         "  total IgE:  {}",
-        a.baseline_lab
+        a.pretreatment_lab
             .as_ref()
             .map_or("no usable pretreatment value".to_string(), |l| format!(
                 "{}{}",

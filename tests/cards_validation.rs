@@ -231,3 +231,13 @@ fn validate_cards_command_reports_and_fails() {
     let err = String::from_utf8_lossy(&bad.stderr);
     assert!(err.contains("dose-tables.toml") && err.contains("lab_bands"), "{err}");
 }
+
+/// A profile dosed from a lab-and-weight table needs a text for every code that table can
+/// produce; one without such a table (ocrelizumab) needs none of them.
+#[test]
+fn dose_table_vocabulary_is_required_only_where_a_dose_table_is() {
+    let e = errors_after("omalizumab/text.toml", "ige-missing = ", "ige-missin = ");
+    assert_error(&e, "text.toml", "gaps", "no text for gap `ige-missing`");
+    let ocrelizumab = std::fs::read_to_string(cards().join("ocrelizumab/text.toml")).unwrap();
+    assert!(!ocrelizumab.contains("ige-"), "ocrelizumab borrows IgE words");
+}

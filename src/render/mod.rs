@@ -13,7 +13,7 @@ use crate::profile::{Catalog, CodingFile, Dose, Interval, Profile};
 use crate::rules::{
     Assessment, DoseFinding, Eligibility, IndicationSource, PresentationBasis, SafetyAdvice, trim_number,
 };
-use crate::vocab::{Reading, Reason};
+use crate::vocab::{OutsideLabel, Reading};
 
 /// Cut at a character boundary: a safety net behind the load-time check.
 fn fit_summary(s: String) -> String {
@@ -86,60 +86,60 @@ pub fn card(catalog: &Catalog, profile: &Profile, input: &CardInput<'_>) -> Card
         v
     };
     let wrong_codes = !a.billing.wrong_drug_codes.is_empty();
-    let (indicator, template, extra) = if a.dose.has_no_dose() && a.reasons.iter().all(|r| *r == Reason::NoDoseInTable)
-    {
-        (Indicator::Critical, &text.summary.no_dose, vec![])
-    } else if a.eligibility == Eligibility::Ineligible {
-        let reason = a
-            .reasons
-            .first()
-            .and_then(|r| text.reasons.get(r.code()))
-            .cloned()
-            .unwrap_or_default();
-        (Indicator::Critical, &text.summary.ineligible, vec![("reason", reason)])
-    } else if a.eligibility == Eligibility::Undetermined {
-        (
-            Indicator::Warning,
-            &text.summary.undetermined,
-            vec![("missing", undetermined_inputs(a))],
-        )
-    } else if a
-        .readings
-        .iter()
-        .any(|r| matches!(r, Reading::DoseUnreadable | Reading::IntervalUnreadable))
-    {
-        // Never a routine card for an order whose dose or schedule could not be read.
-        (Indicator::Warning, &text.summary.order_unreadable, vec![])
-    } else if a.dose_matches == Some(false) {
-        (Indicator::Warning, &text.summary.dose_mismatch, vec![])
-    } else if matches!(a.dose, DoseFinding::Unverified { .. }) {
-        let ind = if a.gaps.is_empty() && !wrong_codes {
-            Indicator::Info
-        } else {
-            Indicator::Warning
-        };
-        (ind, &text.summary.unchecked_cell, vec![])
-    } else if !a.gaps.is_empty() {
-        (Indicator::Warning, &text.summary.gaps, vec![])
-    } else {
-        let ind = if wrong_codes {
-            Indicator::Warning
-        } else {
-            Indicator::Info
-        };
-        let read_from_text = a.readings.iter().any(|r| {
-            matches!(
-                r,
-                Reading::DoseFromSig | Reading::DoseFromVolume | Reading::IntervalFromSig
+    let (indicator, template, extra) =
+        if a.dose.has_no_dose() && a.reasons.iter().all(|r| *r == OutsideLabel::NoDoseInTable) {
+            (Indicator::Critical, &text.summary.no_dose, vec![])
+        } else if a.eligibility == Eligibility::Ineligible {
+            let reason = a
+                .reasons
+                .first()
+                .and_then(|r| text.reasons.get(r.code()))
+                .cloned()
+                .unwrap_or_default();
+            (Indicator::Critical, &text.summary.ineligible, vec![("reason", reason)])
+        } else if a.eligibility == Eligibility::Undetermined {
+            (
+                Indicator::Warning,
+                &text.summary.undetermined,
+                vec![("missing", undetermined_inputs(a))],
             )
-        });
-        let template = if read_from_text {
-            &text.summary.ok_read_from_text
+        } else if a
+            .readings
+            .iter()
+            .any(|r| matches!(r, Reading::DoseUnreadable | Reading::IntervalUnreadable))
+        {
+            // Never a routine card for an order whose dose or schedule could not be read.
+            (Indicator::Warning, &text.summary.order_unreadable, vec![])
+        } else if a.dose_matches == Some(false) {
+            (Indicator::Warning, &text.summary.dose_mismatch, vec![])
+        } else if matches!(a.dose, DoseFinding::UnverifiedTable { .. }) {
+            let ind = if a.gaps.is_empty() && !wrong_codes {
+                Indicator::Info
+            } else {
+                Indicator::Warning
+            };
+            (ind, &text.summary.unverified_table, vec![])
+        } else if !a.gaps.is_empty() {
+            (Indicator::Warning, &text.summary.gaps, vec![])
         } else {
-            &text.summary.ok
+            let ind = if wrong_codes {
+                Indicator::Warning
+            } else {
+                Indicator::Info
+            };
+            let read_from_text = a.readings.iter().any(|r| {
+                matches!(
+                    r,
+                    Reading::DoseFromSig | Reading::DoseFromVolume | Reading::IntervalFromSig
+                )
+            });
+            let template = if read_from_text {
+                &text.summary.ok_read_from_text
+            } else {
+                &text.summary.ok
+            };
+            (ind, template, vec![])
         };
-        (ind, template, vec![])
-    };
     let summary = fit_summary(fill(template, &vars(extra)));
 
     let (suggestions, selection_behavior) = suggestions(catalog, profile, input);
@@ -304,7 +304,7 @@ fn detail(profile: &Profile, a: &Assessment) -> String {
     if let Some(w) = &a.weight {
         evidence.push(format!("weight {}{}", weight_text(w), date_suffix(w.date)));
     }
-    if let Some(l) = &a.baseline_lab {
+    if let Some(l) = &a.pretreatment_lab {
         evidence.push(format!("pretreatment IgE {}{}", ige_text(l), date_suffix(l.date)));
     }
     for r in &a.supporting {
@@ -338,7 +338,7 @@ fn detail(profile: &Profile, a: &Assessment) -> String {
             cell.table, cell.lab_band, cell.weight_band
         ),
         DoseFinding::OutOfRange { table, .. } => format!("outside {table}; ordered {ordered}."),
-        DoseFinding::Unverified { table } => format!("{table}: within its bounds; ordered {ordered}."),
+        DoseFinding::UnverifiedTable { table } => format!("{table}: within its bounds; ordered {ordered}."),
         DoseFinding::LabBoundInRange { table } => {
             format!("{table}: IgE reported only as a bound that does not tell the table's row; ordered {ordered}.")
         }

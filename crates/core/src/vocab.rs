@@ -8,10 +8,10 @@ use std::fmt;
 
 /// Why an order is not (or not certainly) within the label.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Reason {
+pub enum OutsideLabel {
     AgeBelowMinimum,
-    IgeBelowRange,
-    IgeAboveRange,
+    LabBelowRange,
+    LabAboveRange,
     WeightBelowRange,
     WeightAboveRange,
     NoDoseInTable,
@@ -19,33 +19,46 @@ pub enum Reason {
     ConcurrentBiologic,
 }
 
-impl Reason {
-    pub const ALL: [Reason; 8] = [
-        Reason::AgeBelowMinimum,
-        Reason::IgeBelowRange,
-        Reason::IgeAboveRange,
-        Reason::WeightBelowRange,
-        Reason::WeightAboveRange,
-        Reason::NoDoseInTable,
-        Reason::IndicationNotLabeled,
-        Reason::ConcurrentBiologic,
+impl OutsideLabel {
+    pub const ALL: [OutsideLabel; 8] = [
+        OutsideLabel::AgeBelowMinimum,
+        OutsideLabel::LabBelowRange,
+        OutsideLabel::LabAboveRange,
+        OutsideLabel::WeightBelowRange,
+        OutsideLabel::WeightAboveRange,
+        OutsideLabel::NoDoseInTable,
+        OutsideLabel::IndicationNotLabeled,
+        OutsideLabel::ConcurrentBiologic,
     ];
+
+    /// Only a profile dosed from a lab-and-weight table can produce it: a profile without
+    /// one (ocrelizumab) needs no text for it and borrows no IgE words.
+    pub fn needs_dose_table(self) -> bool {
+        matches!(
+            self,
+            OutsideLabel::LabBelowRange
+                | OutsideLabel::LabAboveRange
+                | OutsideLabel::WeightBelowRange
+                | OutsideLabel::WeightAboveRange
+                | OutsideLabel::NoDoseInTable
+        )
+    }
 
     pub fn code(self) -> &'static str {
         match self {
-            Reason::AgeBelowMinimum => "age-below-minimum",
-            Reason::IgeBelowRange => "ige-below-range",
-            Reason::IgeAboveRange => "ige-above-range",
-            Reason::WeightBelowRange => "weight-below-range",
-            Reason::WeightAboveRange => "weight-above-range",
-            Reason::NoDoseInTable => "no-dose-in-table",
-            Reason::IndicationNotLabeled => "indication-not-labeled",
-            Reason::ConcurrentBiologic => "concurrent-biologic",
+            OutsideLabel::AgeBelowMinimum => "age-below-minimum",
+            OutsideLabel::LabBelowRange => "ige-below-range",
+            OutsideLabel::LabAboveRange => "ige-above-range",
+            OutsideLabel::WeightBelowRange => "weight-below-range",
+            OutsideLabel::WeightAboveRange => "weight-above-range",
+            OutsideLabel::NoDoseInTable => "no-dose-in-table",
+            OutsideLabel::IndicationNotLabeled => "indication-not-labeled",
+            OutsideLabel::ConcurrentBiologic => "concurrent-biologic",
         }
     }
 }
 
-impl fmt::Display for Reason {
+impl fmt::Display for OutsideLabel {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.code())
     }
@@ -56,8 +69,8 @@ impl fmt::Display for Reason {
 pub enum DocumentationGap {
     WeightMissing,
     WeightStale,
-    IgeMissing,
-    IgeNotPretreatment,
+    PretreatmentLabMissing,
+    LabNotPretreatment,
     DiagnosisMissing,
     DiagnosisNonspecific,
     DoseMissing,
@@ -71,20 +84,31 @@ impl DocumentationGap {
     pub const BUILT_IN: [DocumentationGap; 8] = [
         DocumentationGap::WeightMissing,
         DocumentationGap::WeightStale,
-        DocumentationGap::IgeMissing,
-        DocumentationGap::IgeNotPretreatment,
+        DocumentationGap::PretreatmentLabMissing,
+        DocumentationGap::LabNotPretreatment,
         DocumentationGap::DiagnosisMissing,
         DocumentationGap::DiagnosisNonspecific,
         DocumentationGap::DoseMissing,
         DocumentationGap::IntervalMissing,
     ];
 
+    /// Only a profile dosed from a lab-and-weight table can produce it.
+    pub fn needs_dose_table(&self) -> bool {
+        matches!(
+            self,
+            DocumentationGap::WeightMissing
+                | DocumentationGap::WeightStale
+                | DocumentationGap::PretreatmentLabMissing
+                | DocumentationGap::LabNotPretreatment
+        )
+    }
+
     pub fn code(&self) -> &str {
         match self {
             DocumentationGap::WeightMissing => "weight-missing",
             DocumentationGap::WeightStale => "weight-stale",
-            DocumentationGap::IgeMissing => "ige-missing",
-            DocumentationGap::IgeNotPretreatment => "ige-not-pretreatment",
+            DocumentationGap::PretreatmentLabMissing => "ige-missing",
+            DocumentationGap::LabNotPretreatment => "ige-not-pretreatment",
             DocumentationGap::DiagnosisMissing => "diagnosis-missing",
             DocumentationGap::DiagnosisNonspecific => "diagnosis-nonspecific",
             DocumentationGap::DoseMissing => "dose-missing",
@@ -109,10 +133,10 @@ pub enum Reading {
     DoseUnreadable,
     IntervalFromSig,
     IntervalUnreadable,
-    IgeBound,
-    IgePreliminaryNewer,
+    LabBound,
+    LabPreliminaryNewer,
     WeightUnreadable,
-    IgeUnreadable,
+    LabUnreadable,
     AllergenTestUnreadable,
 }
 
@@ -123,12 +147,20 @@ impl Reading {
         Reading::DoseUnreadable,
         Reading::IntervalFromSig,
         Reading::IntervalUnreadable,
-        Reading::IgeBound,
-        Reading::IgePreliminaryNewer,
+        Reading::LabBound,
+        Reading::LabPreliminaryNewer,
         Reading::WeightUnreadable,
-        Reading::IgeUnreadable,
+        Reading::LabUnreadable,
         Reading::AllergenTestUnreadable,
     ];
+
+    /// Only a profile dosed from a lab-and-weight table can produce it.
+    pub fn needs_dose_table(self) -> bool {
+        matches!(
+            self,
+            Reading::LabBound | Reading::LabPreliminaryNewer | Reading::WeightUnreadable | Reading::LabUnreadable
+        )
+    }
 
     pub fn code(self) -> &'static str {
         match self {
@@ -137,10 +169,10 @@ impl Reading {
             Reading::DoseUnreadable => "dose-unreadable",
             Reading::IntervalFromSig => "interval-from-sig",
             Reading::IntervalUnreadable => "interval-unreadable",
-            Reading::IgeBound => "ige-bound",
-            Reading::IgePreliminaryNewer => "ige-preliminary-newer",
+            Reading::LabBound => "ige-bound",
+            Reading::LabPreliminaryNewer => "ige-preliminary-newer",
             Reading::WeightUnreadable => "weight-unreadable",
-            Reading::IgeUnreadable => "ige-unreadable",
+            Reading::LabUnreadable => "ige-unreadable",
             Reading::AllergenTestUnreadable => "allergen-test-unreadable",
         }
     }

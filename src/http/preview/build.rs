@@ -117,7 +117,7 @@ pub fn apply_changes(
         let quantity = json!({"value": w, "unit": unit, "system": ucum, "code": code});
         set_observations(prefetch, catalog, profile, set, quantity, &patient_id, on);
     }
-    if let (Some(ige), Some(set)) = (changes.ige, profile.dosing.baseline_lab.as_deref()) {
+    if let (Some(ige), Some(set)) = (changes.ige, profile.dosing.pretreatment_lab.as_deref()) {
         let quantity = json!({"value": ige, "unit": "IU/mL", "system": ucum, "code": "[IU]/mL"});
         // A new result is dated a month before the order, so a first order reads it as
         // pretreatment; an existing one keeps its date (its place in the history).

@@ -43,7 +43,7 @@ fn table_json(t: &DoseTable) -> Value {
                     .collect::<Vec<_>>()
             );
         }
-        TableKind::Bounds { lab, weight_kg } => {
+        TableKind::UnverifiedBounds { lab, weight_kg } => {
             v["kind"] = json!("bounds");
             v["verified"] = json!(false);
             v["bounds"] = json!({
@@ -88,7 +88,7 @@ fn table_position(profile: &Profile, a: &Assessment) -> Value {
         DoseFinding::NoDoseInCell { cell } => (&cell.table, Some(cell), "no-dose"),
         DoseFinding::InputsMissing { table } => (table, None, "inputs-missing"),
         DoseFinding::OutOfRange { table, .. } => (table, None, "out-of-range"),
-        DoseFinding::Unverified { table } => (table, None, "unverified"),
+        DoseFinding::UnverifiedTable { table } => (table, None, "unverified"),
         DoseFinding::LabBoundInRange { table } => (table, None, "lab-bound"),
         DoseFinding::Options { table, .. } => (table, None, "options"),
     };
@@ -108,7 +108,7 @@ fn inputs(a: &Assessment) -> Value {
     json!({
         "ageYears": a.age_years,
         "weightKg": a.weight.as_ref().map(|w| (w.kg * 10.0).round() / 10.0),
-        "ige": a.baseline_lab.as_ref().map(|l| l.value.round()),
+        "ige": a.pretreatment_lab.as_ref().map(|l| l.value.round()),
         "indication": a.indication.as_ref().map(|i| i.id.clone()),
         "doseMg": a.ordered_dose,
         "everyWeeks": match a.ordered_interval { Some(Interval::Weeks(n)) => Some(n), _ => None },

@@ -141,9 +141,9 @@ pub struct DosingFile {
     /// Observation set (in observations.toml) that gives body weight.
     pub weight: Option<String>,
     /// Observation set of the lab the tables are indexed by; must be pretreatment.
-    pub baseline_lab: Option<String>,
+    pub pretreatment_lab: Option<String>,
     /// A lab drawn within this many days after the last dose still reflects treatment.
-    pub baseline_lab_washout_days: Option<i64>,
+    pub pretreatment_lab_washout_days: Option<i64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -376,7 +376,7 @@ pub struct SummaryText {
     pub dose_mismatch: String,
     pub undetermined: String,
     pub gaps: String,
-    pub unchecked_cell: String,
+    pub unverified_table: String,
     pub ok: String,
     /// A match, but the dose or interval was read from text or a volume: confirm it.
     pub ok_read_from_text: String,

@@ -211,8 +211,8 @@ pub struct Product {
 #[derive(Debug, Clone, Default)]
 pub struct Dosing {
     pub weight: Option<String>,
-    pub baseline_lab: Option<String>,
-    pub baseline_lab_washout_days: Option<i64>,
+    pub pretreatment_lab: Option<String>,
+    pub pretreatment_lab_washout_days: Option<i64>,
 }
 
 #[derive(Debug, Clone)]
@@ -299,7 +299,7 @@ pub enum TableKind {
         cells: Vec<Vec<Cell>>,
     },
     /// A table whose cells could not be verified: only its outer bounds are known.
-    Bounds { lab: Range, weight_kg: Range },
+    UnverifiedBounds { lab: Range, weight_kg: Range },
     /// Doses that do not depend on lab or weight.
     Fixed { options: Vec<Dose> },
 }

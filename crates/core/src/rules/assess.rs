@@ -6,19 +6,19 @@
 use chrono::NaiveDate;
 
 use super::documentation;
-use super::inputs::{self, BaselineLab, BaselineReading, WeightReading};
+use super::inputs::{self, PretreatmentLab, PretreatmentReading, WeightReading};
 use super::{
     Assessment, DoseFinding, Eligibility, IndicationChoice, IndicationSource, LabValue, MissingInput, Note,
     SafetyAdvice, SupportingResult, WeightValue, billing, dose, indication,
 };
 use crate::facts::{DoseReading, OrderFacts, OrderedDose, OrderedInterval, PatientFacts};
 use crate::profile::{Catalog, DoseTable, Indication, Profile, RequirementCheck, Specificity, TableKind};
-use crate::vocab::{DocumentationGap, Reading, Reason};
+use crate::vocab::{DocumentationGap, OutsideLabel, Reading};
 
 /// What the steps find, in the order they find it.
 #[derive(Default)]
 struct Findings {
-    reasons: Vec<Reason>,
+    reasons: Vec<OutsideLabel>,
     missing: Vec<MissingInput>,
     unreadable: Vec<MissingInput>,
     readings: Vec<Reading>,
@@ -73,20 +73,20 @@ pub fn assess(
         .unwrap_or_default();
     let lab = profile
         .dosing
-        .baseline_lab
+        .pretreatment_lab
         .as_deref()
-        .map(|set| inputs::baseline_lab(catalog, profile, facts, set, &history, order_date));
+        .map(|set| inputs::pretreatment_lab(catalog, profile, facts, set, &history, order_date));
     let needs_lab_and_weight = table.is_some_and(|t| !matches!(t.kind, TableKind::Fixed { .. }));
     if needs_lab_and_weight {
         check_weight(&mut found, profile, &weight, order_date);
         check_pretreatment_lab(&mut found, profile, lab.as_ref());
     }
     let weight = weight.value;
-    let baseline_lab = match lab.map(|l| l.lab) {
-        Some(BaselineLab::Found(v)) => Some(v),
+    let pretreatment_lab = match lab.map(|l| l.lab) {
+        Some(PretreatmentLab::Found(v)) => Some(v),
         _ => None,
     };
-    let dose_finding = look_up_dose(&mut found, table, baseline_lab.as_ref(), weight.as_ref());
+    let dose_finding = look_up_dose(&mut found, table, pretreatment_lab.as_ref(), weight.as_ref());
     check_order(&mut found, order);
     let ordered_interval = order.interval.interval();
     let dose_matches = dose::matches(&dose_finding, indication_def, order.dose.mg(), ordered_interval);
@@ -113,7 +113,7 @@ pub fn assess(
         readings: found.readings,
         age_years,
         weight,
-        baseline_lab,
+        pretreatment_lab,
         history,
         dose: dose_finding,
         ordered_dose: order.dose.mg(),
@@ -143,7 +143,7 @@ fn check_indication(
     let choice = indication::choose(profile, facts, order);
     match &choice {
         None if indication::names_unlabeled_condition(profile, facts, order) => {
-            found.reasons.push(Reason::IndicationNotLabeled)
+            found.reasons.push(OutsideLabel::IndicationNotLabeled)
         }
         None => {
             found.missing.push(MissingInput::Diagnosis);
@@ -171,7 +171,7 @@ fn check_age(
     match (age, indication) {
         (None, _) => found.missing.push(MissingInput::Age),
         (Some(age), Some(ind)) if ind.min_age_years.is_some_and(|min| age < min) => {
-            found.reasons.push(Reason::AgeBelowMinimum)
+            found.reasons.push(OutsideLabel::AgeBelowMinimum)
         }
         _ => {}
     }
@@ -185,7 +185,7 @@ fn check_concurrent_biologic(found: &mut Findings, catalog: &Catalog, profile: &
             .iter()
             .any(|m| m.active && documentation::is_therapy(catalog, biologics, m))
     {
-        found.reasons.push(Reason::ConcurrentBiologic);
+        found.reasons.push(OutsideLabel::ConcurrentBiologic);
     }
 }
 
@@ -226,33 +226,33 @@ fn check_weight(found: &mut Findings, profile: &Profile, weight: &WeightReading,
 
 /// The pretreatment IgE: drawn before treatment (or after a year off it), a final result,
 /// readable. A test already drawn and awaiting its result is not ordered again.
-fn check_pretreatment_lab(found: &mut Findings, profile: &Profile, lab: Option<&BaselineReading>) {
+fn check_pretreatment_lab(found: &mut Findings, profile: &Profile, lab: Option<&PretreatmentReading>) {
     let pending = lab.is_some_and(|l| l.pending_newer);
     if pending {
-        found.readings.push(Reading::IgePreliminaryNewer);
+        found.readings.push(Reading::LabPreliminaryNewer);
     }
-    let order_lab = profile.dosing.baseline_lab.clone();
+    let order_lab = profile.dosing.pretreatment_lab.clone();
     match lab.map(|l| &l.lab) {
-        Some(BaselineLab::Found(v)) => {
+        Some(PretreatmentLab::Found(v)) => {
             if v.bound.is_some() {
-                found.readings.push(Reading::IgeBound);
+                found.readings.push(Reading::LabBound);
             }
         }
-        Some(BaselineLab::OnlyDuringTreatment { retest }) => {
-            found.missing.push(MissingInput::BaselineLab);
-            found.gaps.push(DocumentationGap::IgeNotPretreatment);
+        Some(PretreatmentLab::OnlyDuringTreatment { retest }) => {
+            found.missing.push(MissingInput::PretreatmentLab);
+            found.gaps.push(DocumentationGap::LabNotPretreatment);
             if *retest {
-                found.notes.push(Note::BaselineLabRetest);
+                found.notes.push(Note::PretreatmentLabRetest);
             }
             found.labs_to_order.extend(order_lab);
         }
-        Some(BaselineLab::Unreadable) => {
-            found.unreadable.push(MissingInput::BaselineLab);
-            found.readings.push(Reading::IgeUnreadable);
+        Some(PretreatmentLab::Unreadable) => {
+            found.unreadable.push(MissingInput::PretreatmentLab);
+            found.readings.push(Reading::LabUnreadable);
         }
-        Some(BaselineLab::None) | None => {
-            found.missing.push(MissingInput::BaselineLab);
-            found.gaps.push(DocumentationGap::IgeMissing);
+        Some(PretreatmentLab::None) | None => {
+            found.missing.push(MissingInput::PretreatmentLab);
+            found.gaps.push(DocumentationGap::PretreatmentLabMissing);
             if !pending {
                 found.labs_to_order.extend(order_lab);
             }
@@ -272,8 +272,8 @@ fn look_up_dose(
     };
     found.reasons.extend(finding.reasons());
     match finding {
-        DoseFinding::Unverified { .. } => found.notes.push(Note::UncheckedCell),
-        DoseFinding::LabBoundInRange { .. } => found.unreadable.push(MissingInput::BaselineLab),
+        DoseFinding::UnverifiedTable { .. } => found.notes.push(Note::UnverifiedTable),
+        DoseFinding::LabBoundInRange { .. } => found.unreadable.push(MissingInput::PretreatmentLab),
         _ => {}
     }
     finding

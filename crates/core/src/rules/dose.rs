@@ -3,7 +3,7 @@
 use super::inputs::LabValue;
 use crate::facts::Comparator;
 use crate::profile::{BandPosition, Cell, Dose, DoseTable, Indication, Interval, Range, TableKind};
-use crate::vocab::Reason;
+use crate::vocab::OutsideLabel;
 
 /// Where in a verified table the dose came from, as the label prints it.
 #[derive(Debug, Clone, PartialEq)]
@@ -31,10 +31,10 @@ pub enum DoseFinding {
     },
     OutOfRange {
         table: String,
-        reasons: Vec<Reason>,
+        reasons: Vec<OutsideLabel>,
     },
     /// Within an unverified table's bounds: the cell could not be checked.
-    Unverified {
+    UnverifiedTable {
         table: String,
     },
     /// The lab reported only a bound (">500") that does not tell the table's row.
@@ -49,9 +49,9 @@ pub enum DoseFinding {
 }
 
 impl DoseFinding {
-    pub fn reasons(&self) -> Vec<Reason> {
+    pub fn reasons(&self) -> Vec<OutsideLabel> {
         match self {
-            DoseFinding::NoDoseInCell { .. } => vec![Reason::NoDoseInTable],
+            DoseFinding::NoDoseInCell { .. } => vec![OutsideLabel::NoDoseInTable],
             DoseFinding::OutOfRange { reasons, .. } => reasons.clone(),
             _ => Vec::new(),
         }
@@ -65,12 +65,12 @@ impl DoseFinding {
 
 /// Where a bound ("<2", ">2000") puts the true value against a range: below it, above
 /// it, or None when the true value may lie inside.
-fn bound_side(lower: Option<f64>, upper: Option<f64>, value: f64, comparator: Comparator) -> Option<Reason> {
+fn bound_side(lower: Option<f64>, upper: Option<f64>, value: f64, comparator: Comparator) -> Option<OutsideLabel> {
     match comparator {
-        Comparator::Above if upper.is_some_and(|u| value >= u) => Some(Reason::IgeAboveRange),
-        Comparator::AtLeast if upper.is_some_and(|u| value > u) => Some(Reason::IgeAboveRange),
-        Comparator::Below if lower.is_some_and(|l| value <= l) => Some(Reason::IgeBelowRange),
-        Comparator::AtMost if lower.is_some_and(|l| value < l) => Some(Reason::IgeBelowRange),
+        Comparator::Above if upper.is_some_and(|u| value >= u) => Some(OutsideLabel::LabAboveRange),
+        Comparator::AtLeast if upper.is_some_and(|u| value > u) => Some(OutsideLabel::LabAboveRange),
+        Comparator::Below if lower.is_some_and(|l| value <= l) => Some(OutsideLabel::LabBelowRange),
+        Comparator::AtMost if lower.is_some_and(|l| value < l) => Some(OutsideLabel::LabBelowRange),
         _ => None,
     }
 }
@@ -87,7 +87,7 @@ pub fn look_up(table: &DoseTable, lab: Option<&LabValue>, weight_kg: Option<f64>
     {
         let (lower, upper) = match &table.kind {
             TableKind::Grid { lab, .. } => (Some(lab.lower()), Some(lab.upper())),
-            TableKind::Bounds { lab, .. } => (lab.min, lab.max),
+            TableKind::UnverifiedBounds { lab, .. } => (lab.min, lab.max),
             TableKind::Fixed { .. } => (None, None),
         };
         if !matches!(table.kind, TableKind::Fixed { .. }) {
@@ -118,13 +118,13 @@ pub fn look_up(table: &DoseTable, lab: Option<&LabValue>, weight_kg: Option<f64>
             let col = weight.locate(kg);
             let mut reasons = Vec::new();
             match row {
-                BandPosition::Below => reasons.push(Reason::IgeBelowRange),
-                BandPosition::Above => reasons.push(Reason::IgeAboveRange),
+                BandPosition::Below => reasons.push(OutsideLabel::LabBelowRange),
+                BandPosition::Above => reasons.push(OutsideLabel::LabAboveRange),
                 BandPosition::In(_) => {}
             }
             match col {
-                BandPosition::Below => reasons.push(Reason::WeightBelowRange),
-                BandPosition::Above => reasons.push(Reason::WeightAboveRange),
+                BandPosition::Below => reasons.push(OutsideLabel::WeightBelowRange),
+                BandPosition::Above => reasons.push(OutsideLabel::WeightAboveRange),
                 BandPosition::In(_) => {}
             }
             let (BandPosition::In(r), BandPosition::In(c)) = (row, col) else {
@@ -140,7 +140,7 @@ pub fn look_up(table: &DoseTable, lab: Option<&LabValue>, weight_kg: Option<f64>
                 Cell::NoDose => DoseFinding::NoDoseInCell { cell },
             }
         }
-        TableKind::Bounds {
+        TableKind::UnverifiedBounds {
             lab: lab_range,
             weight_kg: weight_range,
         } => {
@@ -148,15 +148,20 @@ pub fn look_up(table: &DoseTable, lab: Option<&LabValue>, weight_kg: Option<f64>
                 return DoseFinding::InputsMissing { table: title };
             };
             let mut reasons = Vec::new();
-            reasons.extend(outside(lab_range, lab, Reason::IgeBelowRange, Reason::IgeAboveRange));
+            reasons.extend(outside(
+                lab_range,
+                lab,
+                OutsideLabel::LabBelowRange,
+                OutsideLabel::LabAboveRange,
+            ));
             reasons.extend(outside(
                 weight_range,
                 kg,
-                Reason::WeightBelowRange,
-                Reason::WeightAboveRange,
+                OutsideLabel::WeightBelowRange,
+                OutsideLabel::WeightAboveRange,
             ));
             if reasons.is_empty() {
-                DoseFinding::Unverified { table: title }
+                DoseFinding::UnverifiedTable { table: title }
             } else {
                 DoseFinding::OutOfRange { table: title, reasons }
             }
@@ -165,7 +170,7 @@ pub fn look_up(table: &DoseTable, lab: Option<&LabValue>, weight_kg: Option<f64>
 }
 
 /// Bounds are inclusive at both ends (the tables' outer edges).
-fn outside(range: &Range, value: f64, below: Reason, above: Reason) -> Option<Reason> {
+fn outside(range: &Range, value: f64, below: OutsideLabel, above: OutsideLabel) -> Option<OutsideLabel> {
     if range.min.is_some_and(|m| value < m) {
         Some(below)
     } else if range.max.is_some_and(|m| value > m) {

@@ -158,7 +158,7 @@ pub struct LabValue {
 }
 
 #[derive(Debug, Clone, PartialEq)]
-pub enum BaselineLab {
+pub enum PretreatmentLab {
     Found(LabValue),
     /// Values exist, but all were drawn on treatment or inside the washout.
     OnlyDuringTreatment {
@@ -171,8 +171,8 @@ pub enum BaselineLab {
 
 /// The pretreatment lab and what else the chart holds about it.
 #[derive(Debug, Clone, PartialEq)]
-pub struct BaselineReading {
-    pub lab: BaselineLab,
+pub struct PretreatmentReading {
+    pub lab: PretreatmentLab,
     /// A preliminary (not yet final) value newer than the one used, or with none used.
     pub pending_newer: bool,
 }
@@ -203,18 +203,18 @@ pub(super) fn lab_value(catalog: &Catalog, set: &ObservationSet, kind: &str, o: 
 /// drug: the latest result. With history: the latest result drawn before the first dose;
 /// unless treatment stopped at least `washout` days ago, when only a value drawn after
 /// the washout counts (the label's "retest after a year").
-pub fn baseline_lab(
+pub fn pretreatment_lab(
     catalog: &Catalog,
     profile: &Profile,
     facts: &PatientFacts,
     set: &str,
     history: &DrugHistory,
     order_date: NaiveDate,
-) -> BaselineReading {
+) -> PretreatmentReading {
     let obs_set = profile.observation_set(set);
     let Some(kind) = obs_set.quantity.as_deref() else {
-        return BaselineReading {
-            lab: BaselineLab::None,
+        return PretreatmentReading {
+            lab: PretreatmentLab::None,
             pending_newer: false,
         };
     };
@@ -234,38 +234,38 @@ pub fn baseline_lab(
             None => unreadable = true,
         }
     }
-    let lab = choose_baseline(profile, values, unreadable, history, order_date);
+    let lab = choose_pretreatment(profile, values, unreadable, history, order_date);
     let pending_newer = match (&lab, newest_pending) {
         (_, None) => false,
-        (BaselineLab::Found(v), Some(d)) => d > v.date,
+        (PretreatmentLab::Found(v), Some(d)) => d > v.date,
         (_, Some(_)) => true,
     };
-    BaselineReading { lab, pending_newer }
+    PretreatmentReading { lab, pending_newer }
 }
 
-fn choose_baseline(
+fn choose_pretreatment(
     profile: &Profile,
     values: Vec<LabValue>,
     unreadable: bool,
     history: &DrugHistory,
     order_date: NaiveDate,
-) -> BaselineLab {
+) -> PretreatmentLab {
     if values.is_empty() {
         return if unreadable {
-            BaselineLab::Unreadable
+            PretreatmentLab::Unreadable
         } else {
-            BaselineLab::None
+            PretreatmentLab::None
         };
     }
     let latest = |vs: Vec<LabValue>| vs.into_iter().max_by_key(|v| v.date);
     let (Some(first), Some(last)) = (history.first_dose, history.last_dose) else {
         if history.records > 0 {
             // Treated before, on dates we cannot see: no value can be shown to predate it.
-            return BaselineLab::OnlyDuringTreatment { retest: false };
+            return PretreatmentLab::OnlyDuringTreatment { retest: false };
         }
-        return latest(values).map_or(BaselineLab::None, BaselineLab::Found);
+        return latest(values).map_or(PretreatmentLab::None, PretreatmentLab::Found);
     };
-    let washout = profile.dosing.baseline_lab_washout_days.unwrap_or(i64::MAX);
+    let washout = profile.dosing.pretreatment_lab_washout_days.unwrap_or(i64::MAX);
     let interrupted = (order_date - last).num_days() >= washout;
     let usable: Vec<LabValue> = values
         .into_iter()
@@ -276,8 +276,8 @@ fn choose_baseline(
         })
         .collect();
     match latest(usable) {
-        Some(v) => BaselineLab::Found(v),
-        None => BaselineLab::OnlyDuringTreatment { retest: interrupted },
+        Some(v) => PretreatmentLab::Found(v),
+        None => PretreatmentLab::OnlyDuringTreatment { retest: interrupted },
     }
 }
 

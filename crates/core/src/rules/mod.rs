@@ -13,7 +13,7 @@ mod inputs;
 use chrono::NaiveDate;
 
 use crate::profile::{Dose, Interval};
-use crate::vocab::{DocumentationGap, Reading, Reason};
+use crate::vocab::{DocumentationGap, OutsideLabel, Reading};
 
 pub use assess::assess;
 pub use billing::{BillingAssessment, PresentationBasis};
@@ -45,7 +45,7 @@ pub enum MissingInput {
     Diagnosis,
     Age,
     Weight,
-    BaselineLab,
+    PretreatmentLab,
 }
 
 impl MissingInput {
@@ -54,7 +54,7 @@ impl MissingInput {
             MissingInput::Diagnosis => "diagnosis",
             MissingInput::Age => "birth date",
             MissingInput::Weight => "body weight",
-            MissingInput::BaselineLab => "pretreatment IgE",
+            MissingInput::PretreatmentLab => "pretreatment IgE",
         }
     }
 }
@@ -62,9 +62,9 @@ impl MissingInput {
 /// Notes the card adds, keyed into text.toml `[notes]`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Note {
-    UncheckedCell,
+    UnverifiedTable,
     IndicationAssumed,
-    BaselineLabRetest,
+    PretreatmentLabRetest,
     Unreadable,
     OtherPatient,
 }
@@ -72,9 +72,9 @@ pub enum Note {
 impl Note {
     pub fn key(self) -> &'static str {
         match self {
-            Note::UncheckedCell => "unchecked-cell",
+            Note::UnverifiedTable => "unverified-table",
             Note::IndicationAssumed => "indication-assumed",
-            Note::BaselineLabRetest => "ige-retest",
+            Note::PretreatmentLabRetest => "ige-retest",
             Note::Unreadable => "unreadable",
             Note::OtherPatient => "other-patient",
         }
@@ -106,7 +106,7 @@ pub struct Assessment {
     pub order: String,
     pub indication: Option<IndicationChoice>,
     pub eligibility: Eligibility,
-    pub reasons: Vec<Reason>,
+    pub reasons: Vec<OutsideLabel>,
     /// Inputs the chart does not have.
     pub missing: Vec<MissingInput>,
     /// Inputs the chart has but the service could not read: never reported as missing.
@@ -115,7 +115,7 @@ pub struct Assessment {
     pub readings: Vec<Reading>,
     pub age_years: Option<u32>,
     pub weight: Option<WeightValue>,
-    pub baseline_lab: Option<LabValue>,
+    pub pretreatment_lab: Option<LabValue>,
     pub history: DrugHistory,
     pub dose: DoseFinding,
     pub ordered_dose: Option<f64>,

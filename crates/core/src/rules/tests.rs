@@ -177,7 +177,7 @@ fn table_1_every_cell_and_every_band_edge() {
                         }
                         None => {
                             assert_eq!(a.recommended_dose(), None, "IgE {ige}, {kg} kg");
-                            assert_eq!(a.reasons, vec![Reason::NoDoseInTable], "IgE {ige}, {kg} kg");
+                            assert_eq!(a.reasons, vec![OutsideLabel::NoDoseInTable], "IgE {ige}, {kg} kg");
                             assert_eq!(a.eligibility, Eligibility::Ineligible);
                             assert_eq!(a.dose_matches, Some(false), "a blank cell makes any order a mismatch");
                         }
@@ -193,13 +193,13 @@ fn table_1_every_cell_and_every_band_edge() {
 #[test]
 fn table_1_outside_its_bands() {
     let reasons = |kg, ige| run(&asthma_adult(kg, ige), &order(Some(150.0), Some(4))).reasons;
-    assert_eq!(reasons(80.0, 29.99), vec![Reason::IgeBelowRange]);
-    assert_eq!(reasons(80.0, 700.01), vec![Reason::IgeAboveRange]);
-    assert_eq!(reasons(29.99, 150.0), vec![Reason::WeightBelowRange]);
-    assert_eq!(reasons(150.01, 150.0), vec![Reason::WeightAboveRange]);
+    assert_eq!(reasons(80.0, 29.99), vec![OutsideLabel::LabBelowRange]);
+    assert_eq!(reasons(80.0, 700.01), vec![OutsideLabel::LabAboveRange]);
+    assert_eq!(reasons(29.99, 150.0), vec![OutsideLabel::WeightBelowRange]);
+    assert_eq!(reasons(150.01, 150.0), vec![OutsideLabel::WeightAboveRange]);
     assert_eq!(
         reasons(200.0, 1000.0),
-        vec![Reason::IgeAboveRange, Reason::WeightAboveRange]
+        vec![OutsideLabel::LabAboveRange, OutsideLabel::WeightAboveRange]
     );
     let a = run(&asthma_adult(80.0, 20.0), &order(Some(150.0), Some(4)));
     assert_eq!(a.dose_matches, Some(false));
@@ -451,7 +451,7 @@ fn ige_drawn_during_treatment_never_sets_the_dose() {
             false,
         );
     let a = run(&p, &order(Some(225.0), Some(2)));
-    assert_eq!(a.baseline_lab.as_ref().map(|l| l.value), Some(250.0));
+    assert_eq!(a.pretreatment_lab.as_ref().map(|l| l.value), Some(250.0));
     assert_eq!(
         a.recommended_dose(),
         Some(Dose {
@@ -469,8 +469,8 @@ fn ige_drawn_during_treatment_never_sets_the_dose() {
         .medication(MedicationRecordKind::Administration, "omalizumab", "2025-06-01", false)
         .medication(MedicationRecordKind::Administration, "omalizumab", "2026-11-09", false);
     let a = run(&p, &order(Some(225.0), Some(2)));
-    assert!(a.gaps.contains(&DocumentationGap::IgeNotPretreatment));
-    assert!(a.missing.contains(&MissingInput::BaselineLab));
+    assert!(a.gaps.contains(&DocumentationGap::LabNotPretreatment));
+    assert!(a.missing.contains(&MissingInput::PretreatmentLab));
     assert_eq!(a.eligibility, Eligibility::Undetermined);
     assert_eq!(a.labs_to_order, vec!["total-ige".to_string()]);
 }
@@ -486,21 +486,21 @@ fn after_a_year_off_treatment_only_a_retest_counts() {
             .medication(MedicationRecordKind::Administration, "omalizumab", "2024-06-01", false)
     };
     let a = run(&base(), &order(Some(225.0), Some(2)));
-    assert!(a.gaps.contains(&DocumentationGap::IgeNotPretreatment));
-    assert!(a.notes.contains(&Note::BaselineLabRetest));
+    assert!(a.gaps.contains(&DocumentationGap::LabNotPretreatment));
+    assert!(a.notes.contains(&Note::PretreatmentLabRetest));
     // Retest more than 365 days after the last dose.
     let a = run(
         &base().observation("loinc", "19113-0", 120.0, "[IU]/mL", "2025-07-01"),
         &order(Some(300.0), Some(4)),
     );
-    assert_eq!(a.baseline_lab.map(|l| l.value), Some(120.0));
+    assert_eq!(a.pretreatment_lab.map(|l| l.value), Some(120.0));
     assert_eq!(a.dose_matches, Some(true));
     // A value inside the year after the last dose still reflects treatment.
     let a = run(
         &base().observation("loinc", "19113-0", 120.0, "[IU]/mL", "2025-05-01"),
         &order(Some(300.0), Some(4)),
     );
-    assert!(a.gaps.contains(&DocumentationGap::IgeNotPretreatment));
+    assert!(a.gaps.contains(&DocumentationGap::LabNotPretreatment));
 }
 
 // ---- Reasons and indications -----------------------------------------------------------
@@ -513,29 +513,29 @@ fn each_reason() {
         &Patient::new(5).weight(20.0).ige(100.0).condition("icd10cm", "J45.50"),
         &o,
     );
-    assert!(a.reasons.contains(&Reason::AgeBelowMinimum));
+    assert!(a.reasons.contains(&OutsideLabel::AgeBelowMinimum));
     // CSU under 12.
     let a = run(&Patient::new(11).condition("icd10cm", "L50.1"), &o);
-    assert_eq!(a.reasons, vec![Reason::AgeBelowMinimum]);
+    assert_eq!(a.reasons, vec![OutsideLabel::AgeBelowMinimum]);
     // CRSwNP under 18.
     let a = run(
         &Patient::new(17).weight(60.0).ige(100.0).condition("icd10cm", "J33.9"),
         &o,
     );
-    assert!(a.reasons.contains(&Reason::AgeBelowMinimum));
+    assert!(a.reasons.contains(&OutsideLabel::AgeBelowMinimum));
     // Another urticaria type named by the order.
     let mut unlabeled = o.clone();
     unlabeled.reason_codes = vec![Code::new("icd10cm", "L50.0")];
     let a = run(&Patient::new(40).condition("icd10cm", "J45.50"), &unlabeled);
-    assert_eq!(a.reasons, vec![Reason::IndicationNotLabeled]);
+    assert_eq!(a.reasons, vec![OutsideLabel::IndicationNotLabeled]);
     assert!(a.indication.is_none());
     // Only an unlabeled diagnosis on the chart.
     let a = run(&Patient::new(40).condition("icd10cm", "L50.2"), &o);
-    assert_eq!(a.reasons, vec![Reason::IndicationNotLabeled]);
+    assert_eq!(a.reasons, vec![OutsideLabel::IndicationNotLabeled]);
     // Concurrent biologic.
     let p =
         asthma_adult(80.0, 80.0).medication(MedicationRecordKind::Request, "Dupixent 300 mg pen", "2026-09-01", true);
-    assert_eq!(run(&p, &o).reasons, vec![Reason::ConcurrentBiologic]);
+    assert_eq!(run(&p, &o).reasons, vec![OutsideLabel::ConcurrentBiologic]);
     // A stopped biologic is not concurrent.
     let p = asthma_adult(80.0, 80.0).medication(MedicationRecordKind::Request, "mepolizumab", "2024-01-01", false);
     assert!(run(&p, &o).reasons.is_empty());
@@ -627,7 +627,7 @@ fn csu_is_150_or_300_every_4_weeks_whatever_ige_and_weight() {
         assert_eq!(a.dose_matches, Some(ok), "{mg} q{weeks}w");
         assert_eq!(a.eligibility, Eligibility::Eligible);
         assert!(!a.gaps.contains(&DocumentationGap::WeightMissing));
-        assert!(!a.gaps.contains(&DocumentationGap::IgeMissing));
+        assert!(!a.gaps.contains(&DocumentationGap::PretreatmentLabMissing));
     }
 }
 
@@ -636,10 +636,10 @@ fn unverified_tables_check_bounds_levels_and_intervals_but_never_a_cell() {
     // Asthma, 9 years old: Table 2, bounds IgE 30-1300, weight 20-150 kg.
     let child = |kg, ige| Patient::new(9).weight(kg).ige(ige).condition("icd10cm", "J45.40");
     let a = run(&child(30.0, 500.0), &order(Some(225.0), Some(2)));
-    assert!(matches!(a.dose, DoseFinding::Unverified { .. }));
+    assert!(matches!(a.dose, DoseFinding::UnverifiedTable { .. }));
     assert_eq!(a.dose_matches, None);
     assert_eq!(a.recommended_dose(), None);
-    assert!(a.notes.contains(&Note::UncheckedCell));
+    assert!(a.notes.contains(&Note::UnverifiedTable));
     assert_eq!(a.eligibility, Eligibility::Eligible);
     // 450 mg is not an asthma dose level; every 3 weeks is not an interval.
     assert_eq!(
@@ -652,11 +652,11 @@ fn unverified_tables_check_bounds_levels_and_intervals_but_never_a_cell() {
     );
     assert_eq!(
         run(&child(19.9, 500.0), &order(Some(150.0), Some(4))).reasons,
-        vec![Reason::WeightBelowRange]
+        vec![OutsideLabel::WeightBelowRange]
     );
     assert_eq!(
         run(&child(30.0, 1300.01), &order(Some(150.0), Some(4))).reasons,
-        vec![Reason::IgeAboveRange]
+        vec![OutsideLabel::LabAboveRange]
     );
     assert!(
         run(&child(20.0, 1300.0), &order(Some(150.0), Some(4)))
@@ -672,7 +672,7 @@ fn unverified_tables_check_bounds_levels_and_intervals_but_never_a_cell() {
         .condition("icd10cm", "Z91.010");
     assert_eq!(
         run(&big, &order(Some(600.0), Some(2))).reasons,
-        vec![Reason::WeightAboveRange]
+        vec![OutsideLabel::WeightAboveRange]
     );
     // CRSwNP: 600 mg is a level there.
     let crs = Patient::new(40).weight(100.0).ige(1000.0).condition("icd10cm", "J33.0");
@@ -904,9 +904,9 @@ fn an_ige_reported_as_a_bound_is_out_of_range_not_missing_and_no_test_is_reorder
         .condition("icd10cm", "J45.50")
         .asthma_documented();
     let a = run(&p, &order(Some(375.0), Some(2)));
-    assert_eq!(a.reasons, vec![Reason::IgeAboveRange]);
-    assert_eq!(a.readings, vec![Reading::IgeBound]);
-    assert!(!a.gaps.contains(&DocumentationGap::IgeMissing));
+    assert_eq!(a.reasons, vec![OutsideLabel::LabAboveRange]);
+    assert_eq!(a.readings, vec![Reading::LabBound]);
+    assert!(!a.gaps.contains(&DocumentationGap::PretreatmentLabMissing));
     assert!(a.labs_to_order.is_empty());
     assert_eq!(a.dose_matches, Some(false));
     // A bound inside the table says nothing about the row: undetermined, not missing.
@@ -940,7 +940,7 @@ fn an_ige_reported_as_a_bound_is_out_of_range_not_missing_and_no_test_is_reorder
         .condition("icd10cm", "J45.50");
     assert_eq!(
         run(&p, &order(Some(150.0), Some(4))).reasons,
-        vec![Reason::IgeBelowRange]
+        vec![OutsideLabel::LabBelowRange]
     );
 }
 
@@ -953,8 +953,8 @@ fn a_newer_preliminary_ige_is_mentioned_never_used() {
         .condition("icd10cm", "J45.50")
         .asthma_documented();
     let a = run(&p, &order(Some(225.0), Some(2)));
-    assert_eq!(a.baseline_lab.map(|l| l.value), Some(250.0));
-    assert_eq!(a.readings, vec![Reading::IgePreliminaryNewer]);
+    assert_eq!(a.pretreatment_lab.map(|l| l.value), Some(250.0));
+    assert_eq!(a.readings, vec![Reading::LabPreliminaryNewer]);
     assert_eq!(a.dose_matches, Some(true));
     // Only a preliminary value: the IgE is missing, but a test is pending, so none is ordered.
     let p = Patient::new(35)
@@ -962,7 +962,7 @@ fn a_newer_preliminary_ige_is_mentioned_never_used() {
         .lab("19113-0", kul(900.0), ResultStatus::Pending, "2026-11-20")
         .condition("icd10cm", "J45.50");
     let a = run(&p, &order(Some(225.0), Some(2)));
-    assert!(a.gaps.contains(&DocumentationGap::IgeMissing));
+    assert!(a.gaps.contains(&DocumentationGap::PretreatmentLabMissing));
     assert!(a.labs_to_order.is_empty());
 }
 
@@ -1072,11 +1072,11 @@ fn an_ige_drawn_after_a_renewed_orders_therapy_start_is_not_pretreatment() {
     let mut renewal = order(Some(225.0), Some(2));
     renewal.therapy_start = Some(date("2023-01-10"));
     let a = run(&p, &renewal);
-    assert!(a.gaps.contains(&DocumentationGap::IgeNotPretreatment));
+    assert!(a.gaps.contains(&DocumentationGap::LabNotPretreatment));
     assert!(a.safety.iter().all(|s| *s != SafetyAdvice::FirstDose));
     let p = p.observation("loinc", "19113-0", 180.0, "kU/L", "2022-12-01");
     let a = run(&p, &renewal);
-    assert_eq!(a.baseline_lab.map(|l| l.value), Some(180.0));
+    assert_eq!(a.pretreatment_lab.map(|l| l.value), Some(180.0));
 }
 
 #[test]

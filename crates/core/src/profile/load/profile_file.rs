@@ -242,7 +242,7 @@ fn dosing(d: &DosingFile, sources: &BTreeMap<String, SourceFile>, lists: &Lists,
     c.source("dosing.source", &d.source, sources);
     for (field, set, kind) in [
         ("dosing.weight", &d.weight, "mass"),
-        ("dosing.baseline_lab", &d.baseline_lab, ""),
+        ("dosing.pretreatment_lab", &d.pretreatment_lab, ""),
     ] {
         let Some(set) = set else { continue };
         match lists.observations.get(set) {
@@ -257,16 +257,16 @@ fn dosing(d: &DosingFile, sources: &BTreeMap<String, SourceFile>, lists: &Lists,
             Some(_) => {}
         }
     }
-    if d.baseline_lab.is_some() && d.baseline_lab_washout_days.is_none_or(|w| w <= 0) {
+    if d.pretreatment_lab.is_some() && d.pretreatment_lab_washout_days.is_none_or(|w| w <= 0) {
         c.error(
-            "dosing.baseline_lab_washout_days",
-            "needed (a positive number of days) with baseline_lab",
+            "dosing.pretreatment_lab_washout_days",
+            "needed (a positive number of days) with pretreatment_lab",
         );
     }
     Dosing {
         weight: d.weight.clone(),
-        baseline_lab: d.baseline_lab.clone(),
-        baseline_lab_washout_days: d.baseline_lab_washout_days,
+        pretreatment_lab: d.pretreatment_lab.clone(),
+        pretreatment_lab_washout_days: d.pretreatment_lab_washout_days,
     }
 }
 

@@ -74,10 +74,10 @@ fn lab_weight_table(
     dosing: &Dosing,
     c: &mut Checker<'_>,
 ) -> Option<TableKind> {
-    if dosing.weight.is_none() || dosing.baseline_lab.is_none() {
+    if dosing.weight.is_none() || dosing.pretreatment_lab.is_none() {
         c.error(
             f,
-            "method ige-weight needs [dosing] weight and baseline_lab in profile.toml",
+            "method ige-weight needs [dosing] weight and pretreatment_lab in profile.toml",
         );
     }
     if t.verified {
@@ -156,7 +156,7 @@ fn bounds(f: &str, t: &DoseTableFile, c: &mut Checker<'_>) -> TableKind {
             c.error(f, format!("{name} bounds must have min < max"));
         }
     }
-    TableKind::Bounds { lab, weight_kg: weight }
+    TableKind::UnverifiedBounds { lab, weight_kg: weight }
 }
 
 fn fixed_table(f: &str, t: &DoseTableFile, indication: &Indication, c: &mut Checker<'_>) -> TableKind {

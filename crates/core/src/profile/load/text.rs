@@ -5,10 +5,14 @@ use super::Checker;
 use super::indications::Loaded as Indications;
 use crate::profile::files::{ProfileFile, SummaryText, TextFile};
 use crate::profile::summary::{SummarySamples, check_summary_template};
-use crate::vocab::{DocumentationGap, Reading, Reason};
+use crate::vocab::{DocumentationGap, OutsideLabel, Reading};
 
 pub(super) fn check(text: &TextFile, pf: &ProfileFile, indications: &Indications, mut c: Checker<'_>) {
-    check_vocabulary(text, indications, &mut c);
+    let dose_table = pf
+        .dosing
+        .as_ref()
+        .is_some_and(|d| d.weight.is_some() && d.pretreatment_lab.is_some());
+    check_vocabulary(text, indications, dose_table, &mut c);
     for (i, o) in text.override_reasons.iter().enumerate() {
         if o.system.trim().is_empty() || o.code.trim().is_empty() || o.display.trim().is_empty() {
             c.error(
@@ -36,19 +40,27 @@ pub(super) fn check(text: &TextFile, pf: &ProfileFile, indications: &Indications
     }
 }
 
-fn check_vocabulary(text: &TextFile, indications: &Indications, c: &mut Checker<'_>) {
-    for r in Reason::ALL {
+/// A text for every code this profile can produce (the dose-table codes only when it is
+/// dosed from a lab-and-weight table).
+fn check_vocabulary(text: &TextFile, indications: &Indications, dose_table: bool, c: &mut Checker<'_>) {
+    for r in OutsideLabel::ALL
+        .into_iter()
+        .filter(|r| dose_table || !r.needs_dose_table())
+    {
         if !text.reasons.contains_key(r.code()) {
             c.error("reasons", format!("no text for reason `{r}`"));
         }
     }
-    let built_in = DocumentationGap::BUILT_IN.iter().map(|g| g.code().to_string());
+    let built_in = DocumentationGap::BUILT_IN
+        .iter()
+        .filter(|g| dose_table || !g.needs_dose_table())
+        .map(|g| g.code().to_string());
     for g in built_in.chain(indications.requirement_gaps.iter().cloned()) {
         if !text.gaps.contains_key(&g) {
             c.error("gaps", format!("no text for gap `{g}`"));
         }
     }
-    for r in Reading::ALL {
+    for r in Reading::ALL.into_iter().filter(|r| dose_table || !r.needs_dose_table()) {
         if !text.readings.contains_key(r.code()) {
             c.error("readings", format!("no text for reading `{r}`"));
         }
@@ -62,7 +74,7 @@ fn summary_fields(s: &SummaryText) -> [(&'static str, &str); 9] {
         ("dose_mismatch", &s.dose_mismatch),
         ("undetermined", &s.undetermined),
         ("gaps", &s.gaps),
-        ("unchecked_cell", &s.unchecked_cell),
+        ("unverified_table", &s.unverified_table),
         ("ok", &s.ok),
         ("ok_read_from_text", &s.ok_read_from_text),
         ("order_unreadable", &s.order_unreadable),
