@@ -10,10 +10,8 @@ use serde_json::{Value, json};
 use url::Url;
 
 use crate::config::Settings;
-use crate::engine::{EngineContext, HookResult, Registry, run_hook};
-use crate::fhir::client::FhirClient;
+use crate::engine::{Engine, HookResult, run_hook};
 use crate::gather::FhirAllowlist;
-use crate::startup::load_catalog;
 
 /// What to check: the server, the patient and the order as the clinician wrote it.
 #[derive(Debug, Clone)]
@@ -125,32 +123,17 @@ fn causes(e: &dyn std::error::Error) -> String {
 /// Run the check and return the hook's result.
 pub async fn run(settings: &Settings, order: &CheckOrder) -> Result<HookResult, CheckError> {
     probe(order).await?;
-    let catalog = load_catalog(settings).map_err(|e| CheckError::Setup(e.to_string()))?;
-    let registry = Registry::new(catalog, &settings.profiles).map_err(CheckError::Setup)?;
-    let (service_id, drug_name) = registry
-        .discovery()
-        .services
-        .iter()
-        .filter(|s| s.hook == "order-sign")
-        .find_map(|s| {
-            let (profile, _) = registry.get(&s.id)?;
-            Some((s.id.clone(), profile.recognition.names.first()?.clone()))
-        })
-        .ok_or_else(|| CheckError::Setup("no order-sign service is offered".into()))?;
-    let fhir = FhirClient::new(settings.fhir_max_response_bytes, settings.fhir_max_pages)
-        .map_err(|e| CheckError::Setup(e.to_string()))?;
     // The operator named this server on the command line: it is the allowlist.
     let allowlist = FhirAllowlist {
         bases: vec![order.fhir_server.clone()],
         allow_plain_http: true,
     };
-    let engine = EngineContext {
-        registry: &registry,
-        fhir: &fhir,
-        allowlist: &allowlist,
-        deadline: order.timeout,
-        limits: settings.limits,
-    };
+    let built = Engine::build(settings, allowlist, order.timeout, None).map_err(CheckError::Setup)?;
+    let (service_id, drug_name) = built
+        .order_sign_service()
+        .and_then(|(profile, s)| Some((s.id.clone(), profile.recognition.names.first()?.clone())))
+        .ok_or_else(|| CheckError::Setup("no order-sign service is offered".into()))?;
+    let engine = built.context();
     let today = order.as_of.unwrap_or_else(|| chrono::Utc::now().date_naive());
     let body =
         serde_json::to_vec(&hook_request(order, &drug_name, today)).map_err(|e| CheckError::Setup(e.to_string()))?;

@@ -6,11 +6,9 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use crate::config::Settings;
-use crate::engine::{EngineContext, Registry, run_hook};
-use crate::fhir::client::FhirClient;
+use crate::engine::{Engine, run_hook};
 use crate::gather::FhirAllowlist;
 use crate::present::hook_result_text;
-use crate::startup::load_catalog;
 
 /// Where the scenarios ship: next to the working directory, else the source tree.
 pub fn default_fixtures_dir() -> PathBuf {
@@ -43,25 +41,13 @@ pub fn scenarios(dir: &Path) -> Result<Vec<(String, PathBuf)>, String> {
 
 /// Run every scenario through the order-sign service and describe the result.
 pub async fn run(settings: &Settings, dir: &Path) -> Result<String, String> {
-    let catalog = load_catalog(settings).map_err(|e| e.to_string())?;
-    let registry = Registry::new(catalog, &settings.profiles)?;
-    let service_id = registry
-        .discovery()
-        .services
-        .iter()
-        .find(|s| s.hook == "order-sign")
-        .map(|s| s.id.clone())
-        .ok_or("no order-sign service is offered")?;
-    let fhir = FhirClient::new(settings.fhir_max_response_bytes, settings.fhir_max_pages).map_err(|e| e.to_string())?;
     // No FHIR server is allowed: every scenario's prefetch is complete.
-    let allowlist = FhirAllowlist::default();
-    let engine = EngineContext {
-        registry: &registry,
-        fhir: &fhir,
-        allowlist: &allowlist,
-        deadline: settings.hook_deadline,
-        limits: settings.limits,
-    };
+    let built = Engine::build(settings, FhirAllowlist::default(), settings.hook_deadline, None)?;
+    let service_id = built
+        .order_sign_service()
+        .map(|(_, s)| s.id.clone())
+        .ok_or("no order-sign service is offered")?;
+    let engine = built.context();
     let today = chrono::Utc::now().date_naive();
     let mut out = String::new();
     for (name, path) in scenarios(dir)? {

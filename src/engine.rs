@@ -84,6 +84,67 @@ impl Registry {
     }
 }
 
+/// Everything a hook needs from the running service, built once from settings: the
+/// service (`serve`), the `demo`, `check` and the preview page all run hooks through it.
+pub struct Engine {
+    pub registry: Registry,
+    pub fhir: FhirClient,
+    pub allowlist: FhirAllowlist,
+    pub deadline: Duration,
+    pub limits: RequestLimits,
+}
+
+impl Engine {
+    /// The profiles `settings` names, a FHIR client bounded as settings say (counted in
+    /// `metrics` when given), and the FHIR servers this use of the engine may call.
+    pub fn build(
+        settings: &crate::config::Settings,
+        allowlist: FhirAllowlist,
+        deadline: Duration,
+        metrics: Option<Arc<crate::metrics::Metrics>>,
+    ) -> Result<Engine, String> {
+        let catalog = crate::startup::load_catalog(settings).map_err(|e| e.to_string())?;
+        let registry = Registry::new(catalog, &settings.profiles)?;
+        let mut fhir =
+            FhirClient::new(settings.fhir_max_response_bytes, settings.fhir_max_pages).map_err(|e| e.to_string())?;
+        if let Some(m) = metrics {
+            fhir = fhir.with_metrics(m);
+        }
+        Ok(Engine {
+            registry,
+            fhir,
+            allowlist,
+            deadline,
+            limits: settings.limits,
+        })
+    }
+
+    pub fn context(&self) -> EngineContext<'_> {
+        self.context_with(&self.allowlist)
+    }
+
+    /// The same engine with another FHIR allowlist (the preview allows none).
+    pub fn context_with<'a>(&'a self, allowlist: &'a FhirAllowlist) -> EngineContext<'a> {
+        EngineContext {
+            registry: &self.registry,
+            fhir: &self.fhir,
+            allowlist,
+            deadline: self.deadline,
+            limits: self.limits,
+        }
+    }
+
+    /// The first order-sign service offered, with its profile.
+    pub fn order_sign_service(&self) -> Option<(&Profile, &Service)> {
+        self.registry
+            .discovery()
+            .services
+            .iter()
+            .find(|s| s.hook == "order-sign")
+            .and_then(|s| self.registry.get(&s.id))
+    }
+}
+
 /// What the engine needs from the running service.
 pub struct EngineContext<'a> {
     pub registry: &'a Registry,

@@ -7,8 +7,7 @@ use actix_web::{App, HttpServer, dev::Server, web};
 
 use crate::auth::{AuthSettings, JwtVerifier};
 use crate::config::Settings;
-use crate::engine::Registry;
-use crate::fhir::client::FhirClient;
+use crate::engine::Engine;
 use crate::gather::FhirAllowlist;
 use crate::http::{AppState, Authenticator, access_log, routes};
 use crate::profile::Catalog;
@@ -75,24 +74,20 @@ fn authenticator(settings: &Settings) -> Result<Authenticator, StartupError> {
 
 impl Application {
     pub fn build(settings: &Settings) -> Result<Self, StartupError> {
-        let catalog = load_catalog(settings)?;
-        let registry = Registry::new(catalog, &settings.profiles).map_err(StartupError::Profiles)?;
+        // Loaded first on its own: a bad cards/ is a Cards error naming every problem.
+        load_catalog(settings)?;
         let metrics = Arc::new(crate::metrics::Metrics::default());
-        let fhir = FhirClient::new(settings.fhir_max_response_bytes, settings.fhir_max_pages)
-            .map_err(|e| StartupError::Client(e.to_string()))?
-            .with_metrics(metrics.clone());
+        let allowlist = FhirAllowlist {
+            bases: settings.fhir_allowed.clone(),
+            allow_plain_http: settings.fhir_allow_http,
+        };
+        let engine = Engine::build(settings, allowlist, settings.hook_deadline, Some(metrics.clone()))
+            .map_err(StartupError::Profiles)?;
         let store = open_store(settings)?;
         let audit = Arc::new(AuditWriter::start(store.clone()).map_err(|e| StartupError::Store(e.to_string()))?);
         let state = web::Data::new(AppState {
-            registry,
-            fhir,
-            allowlist: FhirAllowlist {
-                bases: settings.fhir_allowed.clone(),
-                allow_plain_http: settings.fhir_allow_http,
-            },
-            deadline: settings.hook_deadline,
+            engine,
             max_body_bytes: settings.max_body_bytes,
-            limits: settings.limits,
             metrics,
             store,
             audit: audit.clone(),

@@ -246,18 +246,16 @@ async fn fetch(client: &reqwest::Client, location: &Url) -> Result<Vec<u8>, Stri
         return Err(format!("status {}", response.status().as_u16()));
     }
     let mut response = response;
-    let mut body = Vec::new();
+    let mut body = crate::net::BoundedBody::new(MAX_JWKS_BYTES, None);
     while let Some(chunk) = response
         .chunk()
         .await
         .map_err(|e| format!("read failed: {}", e.without_url()))?
     {
-        if body.len() + chunk.len() > MAX_JWKS_BYTES {
-            return Err(format!("larger than {MAX_JWKS_BYTES} bytes"));
-        }
-        body.extend_from_slice(&chunk);
+        body.push(&chunk)
+            .map_err(|_| format!("larger than {MAX_JWKS_BYTES} bytes"))?;
     }
-    Ok(body)
+    Ok(body.into_bytes())
 }
 
 #[cfg(test)]

@@ -148,14 +148,12 @@ impl FhirClient {
             {
                 return Err(FetchError::TooLarge(self.max_response_bytes));
             }
-            let mut body = Vec::new();
+            let mut body = crate::net::BoundedBody::new(self.max_response_bytes, None);
             while let Some(chunk) = resp.chunk().await.map_err(|_| FetchError::Connect)? {
-                if body.len() + chunk.len() > self.max_response_bytes {
-                    return Err(FetchError::TooLarge(self.max_response_bytes));
-                }
-                body.extend_from_slice(&chunk);
+                body.push(&chunk)
+                    .map_err(|_| FetchError::TooLarge(self.max_response_bytes))?;
             }
-            serde_json::from_slice(&body).map_err(|_| FetchError::NotJson)
+            serde_json::from_slice(&body.into_bytes()).map_err(|_| FetchError::NotJson)
         };
         let started = Instant::now();
         let result = tokio::time::timeout_at(deadline, work)

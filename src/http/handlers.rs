@@ -1,32 +1,23 @@
+use crate::net::BoundedBody;
 use actix_web::{HttpMessage, HttpRequest, HttpResponse, web};
 use futures_util::StreamExt;
 
 use crate::auth::Caller;
-use crate::engine::{EngineContext, Registry, run_hook};
+use crate::engine::{Engine, run_hook};
 use crate::error::ApiError;
-use crate::fhir::client::FhirClient;
-use crate::gather::FhirAllowlist;
 use crate::hooks::feedback::{self, FeedbackError};
-use crate::hooks::limits::{RequestLimits, json_depth_within};
+use crate::hooks::limits::json_depth_within;
 use crate::store::{AuditStore, AuditWriter, DecisionRecord, FeedbackRecord, FeedbackWrite, IssuedCard, StoredCard};
 
 pub struct AppState {
-    pub registry: Registry,
-    pub fhir: FhirClient,
-    pub allowlist: FhirAllowlist,
-    pub deadline: std::time::Duration,
+    pub engine: Engine,
     pub max_body_bytes: usize,
-    pub limits: RequestLimits,
     pub metrics: std::sync::Arc<crate::metrics::Metrics>,
     pub store: std::sync::Arc<dyn AuditStore>,
     pub audit: std::sync::Arc<AuditWriter>,
     /// One permit per request body being read (`limits.max_bodies_in_flight`).
     pub bodies: std::sync::Arc<tokio::sync::Semaphore>,
 }
-
-/// The most a body buffer reserves before bytes arrive: a declared Content-Length is a
-/// promise, and a slow client could otherwise make each connection hold the body limit.
-const INITIAL_BODY_CAPACITY: usize = 16 * 1024;
 
 /// Read the body, refusing more than the body limit before reading it all, taking no
 /// longer than the body deadline, and only while fewer than the most bodies in flight
@@ -44,27 +35,20 @@ async fn read_body(state: &AppState, req: &HttpRequest, mut payload: web::Payloa
     // Refused at once rather than queued: a queue would only move the wait elsewhere.
     let _permit = state.bodies.try_acquire().map_err(|_| ApiError::Busy)?;
     let read = async {
-        let mut body = Vec::with_capacity(initial_capacity(declared, limit));
+        let mut body = BoundedBody::new(limit, declared);
         while let Some(chunk) = payload.next().await {
             let chunk = chunk.map_err(|_| ApiError::BadRequest("the request body could not be read".into()))?;
-            if body.len() + chunk.len() > limit {
-                return Err(ApiError::PayloadTooLarge(limit));
-            }
-            body.extend_from_slice(&chunk);
+            body.push(&chunk).map_err(|_| ApiError::PayloadTooLarge(limit))?;
         }
-        Ok(body)
+        Ok(body.into_bytes())
     };
-    tokio::time::timeout(state.limits.body_timeout, read)
+    tokio::time::timeout(state.engine.limits.body_timeout, read)
         .await
         .map_err(|_| ApiError::BodyTimeout)?
 }
 
-fn initial_capacity(declared: Option<usize>, limit: usize) -> usize {
-    declared.unwrap_or(0).min(limit).min(INITIAL_BODY_CAPACITY)
-}
-
 pub async fn discovery(state: web::Data<AppState>) -> HttpResponse {
-    HttpResponse::Ok().json(state.registry.discovery())
+    HttpResponse::Ok().json(state.engine.registry.discovery())
 }
 
 pub async fn hook(
@@ -74,18 +58,12 @@ pub async fn hook(
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let service_id = path.into_inner();
-    if state.registry.get(&service_id).is_none() {
+    if state.engine.registry.get(&service_id).is_none() {
         return Err(ApiError::UnknownService(service_id));
     }
     let body = read_body(&state, &req, payload).await?;
     let started = std::time::Instant::now();
-    let engine = EngineContext {
-        registry: &state.registry,
-        fhir: &state.fhir,
-        allowlist: &state.allowlist,
-        deadline: state.deadline,
-        limits: state.limits,
-    };
+    let engine = state.engine.context();
     // The EHR tenant from the client's JWT, when it sent one: an organisation, not a patient.
     let tenant = req.extensions().get::<Caller>().and_then(|c| c.tenant.clone());
     let issuer = caller_issuer(&req);
@@ -193,17 +171,17 @@ pub async fn feedback(
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let service_id = path.into_inner();
-    if state.registry.get(&service_id).is_none() {
+    if state.engine.registry.get(&service_id).is_none() {
         return Err(ApiError::UnknownService(service_id));
     }
     let body = read_body(&state, &req, payload).await?;
-    if !json_depth_within(&body, state.limits.max_json_depth) {
+    if !json_depth_within(&body, state.engine.limits.max_json_depth) {
         return Err(ApiError::LimitExceeded(format!(
             "JSON nested deeper than {} levels",
-            state.limits.max_json_depth
+            state.engine.limits.max_json_depth
         )));
     }
-    let items = feedback::parse(&body, state.limits.max_feedback_items).map_err(|e| match e {
+    let items = feedback::parse(&body, state.engine.limits.max_feedback_items).map_err(|e| match e {
         FeedbackError::Invalid(m) => ApiError::BadRequest(m),
         FeedbackError::TooMany { sent, max } => {
             ApiError::LimitExceeded(format!("feedback has {sent} items; at most {max} are accepted"))
@@ -269,7 +247,7 @@ pub async fn healthz() -> HttpResponse {
 
 /// Readiness: the cards are loaded and offer a service, and the store takes writes.
 pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
-    let services = state.registry.discovery().services.len();
+    let services = state.engine.registry.discovery().services.len();
     if services == 0 {
         return HttpResponse::ServiceUnavailable().json(serde_json::json!({"status": "no services"}));
     }
@@ -298,17 +276,4 @@ pub async fn method_not_allowed() -> Result<HttpResponse, ApiError> {
 
 pub async fn not_found() -> Result<HttpResponse, ApiError> {
     Err(ApiError::NotFound)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_declared_length_reserves_at_most_a_small_buffer() {
-        assert_eq!(initial_capacity(Some(1_048_576), 1_048_576), INITIAL_BODY_CAPACITY);
-        assert_eq!(initial_capacity(Some(300), 1_048_576), 300);
-        assert_eq!(initial_capacity(None, 1_048_576), 0);
-        assert_eq!(initial_capacity(Some(usize::MAX), 100), 100);
-    }
 }

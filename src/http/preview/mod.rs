@@ -19,7 +19,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::AppState;
-use crate::engine::{EngineContext, run_hook};
+use crate::engine::run_hook;
 use crate::error::ApiError;
 use crate::gather::FhirAllowlist;
 
@@ -118,18 +118,15 @@ async fn style_css() -> HttpResponse {
 /// The order-sign service: scenarios are order-sign requests.
 fn order_sign(state: &AppState) -> Result<String, ApiError> {
     state
-        .registry
-        .discovery()
-        .services
-        .iter()
-        .find(|s| s.hook == "order-sign")
-        .map(|s| s.id.clone())
+        .engine
+        .order_sign_service()
+        .map(|(_, s)| s.id.clone())
         .ok_or(ApiError::NotFound)
 }
 
 async fn profile(state: web::Data<AppState>, preview: web::Data<PreviewState>) -> Result<HttpResponse, ApiError> {
     let id = order_sign(&state)?;
-    let (profile, _) = state.registry.get(&id).ok_or(ApiError::NotFound)?;
+    let (profile, _) = state.engine.registry.get(&id).ok_or(ApiError::NotFound)?;
     Ok(HttpResponse::Ok().json(view::profile_json(profile, &preview.names())))
 }
 
@@ -154,7 +151,7 @@ async fn run(
 ) -> Result<HttpResponse, ApiError> {
     let today = chrono::Utc::now().date_naive();
     let sign = order_sign(&state)?;
-    let (profile, _) = state.registry.get(&sign).ok_or(ApiError::NotFound)?;
+    let (profile, _) = state.engine.registry.get(&sign).ok_or(ApiError::NotFound)?;
     let (service_id, request) = match (&body.scenario, &body.paste) {
         (Some(name), None) => {
             let mut request = preview
@@ -163,8 +160,14 @@ async fn run(
                 .find(|(n, _)| n == name)
                 .map(|(_, v)| v.clone())
                 .ok_or_else(|| ApiError::BadRequest(format!("no scenario `{name}`")))?;
-            build::apply_changes(&mut request, &body.changes, &state.registry.catalog, profile, today)
-                .map_err(ApiError::BadRequest)?;
+            build::apply_changes(
+                &mut request,
+                &body.changes,
+                &state.engine.registry.catalog,
+                profile,
+                today,
+            )
+            .map_err(ApiError::BadRequest)?;
             (sign, request)
         }
         (None, Some(text)) => pasted(&state, text)?,
@@ -172,14 +175,8 @@ async fn run(
     };
     let bytes = serde_json::to_vec(&request).map_err(|_| ApiError::Internal)?;
     let no_fhir = FhirAllowlist::default();
-    let engine = EngineContext {
-        registry: &state.registry,
-        fhir: &state.fhir,
-        allowlist: &no_fhir,
-        deadline: state.deadline,
-        limits: state.limits,
-    };
-    let (profile, _) = state.registry.get(&service_id).ok_or(ApiError::NotFound)?;
+    let engine = state.engine.context_with(&no_fhir);
+    let (profile, _) = state.engine.registry.get(&service_id).ok_or(ApiError::NotFound)?;
     Ok(
         HttpResponse::Ok().json(match run_hook(&engine, &service_id, &bytes, today).await {
             Ok(result) => view::result_json(profile, &request, &result),
@@ -195,7 +192,7 @@ fn pasted(state: &AppState, text: &str) -> Result<(String, Value), ApiError> {
         serde_json::from_str(text).map_err(|e| ApiError::BadRequest(format!("the pasted text is not JSON: {e}")))?;
     if value.get("resourceType").is_some() {
         let id = order_sign(state)?;
-        let (_, service) = state.registry.get(&id).ok_or(ApiError::NotFound)?;
+        let (_, service) = state.engine.registry.get(&id).ok_or(ApiError::NotFound)?;
         let request = build::request_from_bundle(&value, service).map_err(ApiError::BadRequest)?;
         return Ok((id, request));
     }
@@ -203,6 +200,7 @@ fn pasted(state: &AppState, text: &str) -> Result<(String, Value), ApiError> {
         .as_str()
         .ok_or_else(|| ApiError::BadRequest("paste a hook request (with `hook`) or a FHIR Bundle".into()))?;
     let id = state
+        .engine
         .registry
         .discovery()
         .services
