@@ -10,6 +10,7 @@ use chrono::NaiveDate;
 use tokio::time::Instant;
 
 use crate::error::ApiError;
+use crate::facts::PatientFacts;
 use crate::facts::extract::patient_facts;
 use crate::fhir::client::FhirClient;
 use crate::fhir::orders::recognise_orders;
@@ -193,6 +194,41 @@ fn request_error(e: RequestError) -> ApiError {
     }
 }
 
+/// The gathered FHIR JSON as patient facts: each resource once, only the context
+/// patient's, only what a rule can read, parsed strictly one entry at a time.
+fn read_chart(values: Vec<serde_json::Value>, patient_id: &str, profile: &Profile, catalog: &Catalog) -> PatientFacts {
+    let mut resources = Vec::new();
+    let mut unreadable = 0;
+    // One resource may come under two keys (a panel is also an Observation, a Medication
+    // is also included): read each once.
+    let mut seen = std::collections::HashSet::new();
+    let mut other_patient = 0usize;
+    for v in values {
+        let mut wanted = |r: &serde_json::Value| {
+            let first_time = match (r.get("resourceType"), r.get("id")) {
+                (Some(serde_json::Value::String(t)), Some(serde_json::Value::String(id))) => {
+                    seen.insert(format!("{t}/{id}"))
+                }
+                _ => true,
+            };
+            if !first_time {
+                return false;
+            }
+            if !names_patient(r, patient_id) {
+                other_patient += 1;
+                return false;
+            }
+            may_matter(r, profile, &catalog.systems)
+        };
+        let parsed = parse_value_owned(v, &mut wanted);
+        unreadable += parsed.unreadable;
+        resources.extend(parsed.resources);
+    }
+    let mut facts = patient_facts(&resources, unreadable, &catalog.systems);
+    facts.other_patient_entries = other_patient;
+    facts
+}
+
 pub async fn run_hook(
     engine: &EngineContext<'_>,
     service_id: &str,
@@ -263,36 +299,22 @@ pub async fn run_hook(
         ));
     }
 
-    let mut resources = Vec::new();
-    let mut unreadable = 0;
-    // One resource may come under two keys (a panel is also an Observation, a Medication
-    // is also included): read each once.
-    let seen = std::cell::RefCell::new(std::collections::HashSet::new());
-    let first_time = |r: &serde_json::Value| match (r.get("resourceType"), r.get("id")) {
-        (Some(serde_json::Value::String(t)), Some(serde_json::Value::String(id))) => {
-            seen.borrow_mut().insert(format!("{t}/{id}"))
-        }
-        _ => true,
-    };
-    let other_patient = std::cell::Cell::new(0usize);
-    let theirs = |r: &serde_json::Value| {
-        let ours = names_patient(r, &ctx.patient_id);
-        if !ours {
-            other_patient.set(other_patient.get() + 1);
-        }
-        ours
-    };
-    for v in std::mem::take(&mut gathered.values) {
-        let parsed = parse_value_owned(v, |r| {
-            first_time(r) && theirs(r) && may_matter(r, profile, &catalog.systems)
-        });
-        unreadable += parsed.unreadable;
-        resources.extend(parsed.resources);
-    }
-    let mut facts = patient_facts(&resources, unreadable, &catalog.systems);
-    facts.other_patient_entries = other_patient.get();
-    outcome.unreadable_entries = unreadable;
-    outcome.other_patient_entries = other_patient.get();
+    // The strict parse is the hook's largest piece of work: it runs off the worker, and
+    // the hook answers at its deadline even if a huge chart is still being read.
+    let catalog_owned = engine.registry.catalog.clone();
+    let profile_id = profile.id.clone();
+    let patient_id = ctx.patient_id.clone();
+    let values = std::mem::take(&mut gathered.values);
+    let reading = tokio::task::spawn_blocking(move || {
+        let profile = catalog_owned.profile(&profile_id).expect("a registered profile");
+        read_chart(values, &patient_id, profile, &catalog_owned)
+    });
+    let facts = tokio::time::timeout_at(started + engine.deadline, reading)
+        .await
+        .map_err(|_| ApiError::DataUnavailable("the hook's deadline passed while the chart was read".into()))?
+        .map_err(|_| ApiError::DataUnavailable("the chart could not be read".into()))?;
+    outcome.unreadable_entries = facts.unreadable_entries;
+    outcome.other_patient_entries = facts.other_patient_entries;
 
     let mut cards = Vec::new();
     let mut assessments = Vec::new();

@@ -153,7 +153,13 @@ impl FhirClient {
                 body.push(&chunk)
                     .map_err(|_| FetchError::TooLarge(self.max_response_bytes))?;
             }
-            serde_json::from_slice(&body.into_bytes()).map_err(|_| FetchError::NotJson)
+            // Off the worker: a large page takes tens of milliseconds to parse, and the
+            // deadline below can only answer for the hook while the worker is free.
+            let bytes = body.into_bytes();
+            tokio::task::spawn_blocking(move || serde_json::from_slice::<Value>(&bytes))
+                .await
+                .map_err(|_| FetchError::NotJson)?
+                .map_err(|_| FetchError::NotJson)
         };
         let started = Instant::now();
         let result = tokio::time::timeout_at(deadline, work)

@@ -26,22 +26,22 @@ pub fn is_operation_outcome(v: &Value) -> bool {
 /// Parse a resource or a Bundle (entries one by one). `OperationOutcome` entries of a
 /// searchset (search.mode = outcome) carry warnings, not data, and are dropped.
 pub fn parse_value(v: &Value) -> Parsed {
-    parse_owned(v.clone(), false, &|_| true)
+    parse_owned(v.clone(), false, &mut |_| true)
 }
 
 /// As `parse_value`, consuming the JSON so no resource is copied (the hook path, where
 /// the prefetch and fetched pages are not needed afterwards), and parsing only the
 /// resources `wanted` accepts; the others are neither parsed nor counted.
-pub fn parse_value_owned(v: Value, wanted: impl Fn(&Value) -> bool) -> Parsed {
-    parse_owned(v, false, &wanted)
+pub fn parse_value_owned(v: Value, mut wanted: impl FnMut(&Value) -> bool) -> Parsed {
+    parse_owned(v, false, &mut wanted)
 }
 
 /// As `parse_value`, also keeping each parsed resource's JSON in `raw`.
 pub fn parse_value_keeping_raw(v: &Value) -> Parsed {
-    parse_owned(v.clone(), true, &|_| true)
+    parse_owned(v.clone(), true, &mut |_| true)
 }
 
-fn parse_owned(mut v: Value, keep_raw: bool, wanted: &dyn Fn(&Value) -> bool) -> Parsed {
+fn parse_owned(mut v: Value, keep_raw: bool, wanted: &mut dyn FnMut(&Value) -> bool) -> Parsed {
     let mut out = Parsed::default();
     match v.get("resourceType").and_then(Value::as_str) {
         Some("Bundle") => {
