@@ -19,7 +19,9 @@ use crate::fhir::prefilter::{may_matter, names_patient};
 use crate::gather::{FhirAccess, FhirAllowlist, GatherError, gather};
 use crate::hooks::limits::{RequestLimits, resource_count};
 use crate::hooks::request::{self, HookRequest, RequestError};
-use crate::hooks::response::{CDS_HOOKS_VERSION, CdsResponse, Discovery, RULES_VERSION_EXTENSION, ServiceDescriptor};
+use crate::hooks::response::{
+    CDS_HOOKS_VERSION, Card, CdsResponse, Discovery, RULES_VERSION_EXTENSION, ServiceDescriptor,
+};
 use crate::profile::{Catalog, Profile, Service};
 use crate::render::{CardInput, card};
 use crate::rules::{Assessment, assess};
@@ -236,6 +238,7 @@ pub async fn run_hook(
     today: NaiveDate,
 ) -> Result<HookResult, ApiError> {
     let started = Instant::now();
+    let deadline = started + engine.deadline;
     let (profile, service) = engine
         .registry
         .get(service_id)
@@ -248,34 +251,25 @@ pub async fn run_hook(
         hook_instance: req.hook_instance.clone(),
         ..HookOutcome::default()
     };
-
     let orders = recognise_orders(&ctx.draft_orders, ctx.selections.as_deref(), catalog, profile);
     outcome.orders = orders.len();
     if orders.is_empty() {
         // Not our drug: answer at once, with no FHIR call.
-        return Ok(HookResult {
-            response: CdsResponse {
-                cards: Vec::new(),
-                system_actions: Vec::new(),
-            },
-            assessments: Vec::new(),
-            outcome,
-            patient_id: ctx.patient_id,
-        });
+        return Ok(hook_result(Vec::new(), Vec::new(), outcome, ctx.patient_id));
     }
-
     outcome.rules_version = Some(profile.rules_version.clone());
+    let access = FhirAccess {
+        server: req.fhir_server.as_deref(),
+        token: req.fhir_authorization.as_ref().map(|a| a.access_token.as_str()),
+    };
     let mut gathered = gather(
         engine.fhir,
         engine.allowlist,
         service,
         req.prefetch.take(),
         &ctx,
-        FhirAccess {
-            server: req.fhir_server.as_deref(),
-            token: req.fhir_authorization.as_ref().map(|a| a.access_token.as_str()),
-        },
-        started + engine.deadline,
+        access,
+        deadline,
     )
     .await
     .map_err(|e| match e {
@@ -283,52 +277,19 @@ pub async fn run_hook(
         GatherError::Unavailable(_) => ApiError::DataUnavailable(e.to_string()),
     })?;
     outcome.fetched_keys = std::mem::take(&mut gathered.fetched_keys);
-    // What was fetched is bounded as the prefetch is, and parsing is work the deadline
-    // covers too: a server that sends 20,000 entries, or answers just in time, must not
-    // hold a worker past the hook's deadline.
-    let gathered_count = resource_count(gathered.values.iter());
-    if gathered_count > engine.limits.max_prefetch_resources {
-        return Err(ApiError::DataUnavailable(format!(
-            "the chart gathered holds {gathered_count} resources; at most {} are read (CDS_MAX_PREFETCH_RESOURCES)",
-            engine.limits.max_prefetch_resources
-        )));
-    }
-    if Instant::now() >= started + engine.deadline {
-        return Err(ApiError::DataUnavailable(
-            "the hook's deadline passed before the chart could be read".into(),
-        ));
-    }
-
-    // The strict parse is the hook's largest piece of work: it runs off the worker, and
-    // the hook answers at its deadline even if a huge chart is still being read.
-    let catalog_owned = engine.registry.catalog.clone();
-    let profile_id = profile.id.clone();
-    let patient_id = ctx.patient_id.clone();
-    let values = std::mem::take(&mut gathered.values);
-    let reading = tokio::task::spawn_blocking(move || {
-        let profile = catalog_owned.profile(&profile_id).expect("a registered profile");
-        read_chart(values, &patient_id, profile, &catalog_owned)
-    });
-    let facts = tokio::time::timeout_at(started + engine.deadline, reading)
-        .await
-        .map_err(|_| ApiError::DataUnavailable("the hook's deadline passed while the chart was read".into()))?
-        .map_err(|_| ApiError::DataUnavailable("the chart could not be read".into()))?;
+    let facts = read_within_deadline(engine, profile, gathered.values, &ctx.patient_id, deadline).await?;
     outcome.unreadable_entries = facts.unreadable_entries;
     outcome.other_patient_entries = facts.other_patient_entries;
-
     let mut cards = Vec::new();
     let mut assessments = Vec::new();
     for order in &orders {
         let a = assess(catalog, profile, &facts, &order.facts, today);
-        let c = card(
-            catalog,
-            profile,
-            &CardInput {
-                assessment: &a,
-                order_json: &order.raw,
-                patient_id: &ctx.patient_id,
-            },
-        );
+        let input = CardInput {
+            assessment: &a,
+            order_json: &order.raw,
+            patient_id: &ctx.patient_id,
+        };
+        let c = card(catalog, profile, &input);
         outcome.indicators.push(c.indicator.code());
         outcome.cards.push(CardRecord {
             uuid: c.uuid.clone(),
@@ -338,13 +299,53 @@ pub async fn run_hook(
         cards.push(c);
         assessments.push(a);
     }
-    Ok(HookResult {
+    Ok(hook_result(cards, assessments, outcome, ctx.patient_id))
+}
+
+fn hook_result(cards: Vec<Card>, assessments: Vec<Assessment>, outcome: HookOutcome, patient_id: String) -> HookResult {
+    HookResult {
         response: CdsResponse {
             cards,
             system_actions: Vec::new(),
         },
         assessments,
         outcome,
-        patient_id: ctx.patient_id,
-    })
+        patient_id,
+    }
+}
+
+/// The gathered chart as facts, bounded as the prefetch is and by the hook's deadline: a
+/// server that sends 20,000 entries, or answers just in time, must not hold a worker or
+/// the answer past it. The strict parse, the hook's largest piece of work, runs off the
+/// worker, and the hook answers at its deadline even if a huge chart is still being read.
+async fn read_within_deadline(
+    engine: &EngineContext<'_>,
+    profile: &Profile,
+    values: Vec<serde_json::Value>,
+    patient_id: &str,
+    deadline: Instant,
+) -> Result<PatientFacts, ApiError> {
+    let gathered_count = resource_count(values.iter());
+    if gathered_count > engine.limits.max_prefetch_resources {
+        return Err(ApiError::DataUnavailable(format!(
+            "the chart gathered holds {gathered_count} resources; at most {} are read (CDS_MAX_PREFETCH_RESOURCES)",
+            engine.limits.max_prefetch_resources
+        )));
+    }
+    if Instant::now() >= deadline {
+        return Err(ApiError::DataUnavailable(
+            "the hook's deadline passed before the chart could be read".into(),
+        ));
+    }
+    let catalog = engine.registry.catalog.clone();
+    let profile_id = profile.id.clone();
+    let patient_id = patient_id.to_string();
+    let reading = tokio::task::spawn_blocking(move || {
+        let profile = catalog.profile(&profile_id).expect("a registered profile");
+        read_chart(values, &patient_id, profile, &catalog)
+    });
+    tokio::time::timeout_at(deadline, reading)
+        .await
+        .map_err(|_| ApiError::DataUnavailable("the hook's deadline passed while the chart was read".into()))?
+        .map_err(|_| ApiError::DataUnavailable("the chart could not be read".into()))
 }

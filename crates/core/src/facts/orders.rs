@@ -27,33 +27,83 @@ pub fn order_facts(
     catalog: &Catalog,
     profile: &Profile,
 ) -> OrderFacts {
-    let systems = &catalog.systems;
-    let mut reason_codes: Vec<Code> = mr
-        .reason_code
-        .iter()
-        .flat_map(|cc| concept_codes(cc, systems))
-        .collect();
-    let mut reason_text = mr.reason_code.iter().map(concept_label).find(|t| !t.is_empty());
-    let mut reason_references = Vec::new();
+    let reasons = order_reasons(mr, &catalog.systems);
+    let (sig, instructions) = sig_and_instructions(mr);
+    let form = medication_form(
+        &identity,
+        mr.dosage_instruction.iter().filter_map(|d| d.route.as_deref()),
+        &catalog.systems,
+    );
+    let dosage = mr.dosage_instruction.first();
+    let mg_per_ml = profile
+        .presentation_of(&identity.codes, &[&form.text, &identity.text])
+        .and_then(|p| p.mg_per_ml);
+    let authored_on = date_time(mr.authored_on.as_ref());
+    let (start, _) = request_therapy_span(mr);
+    OrderFacts {
+        reference,
+        codes: identity.codes,
+        text: identity.text,
+        form,
+        dose: ordered_dose(dosage, &sig, mg_per_ml, catalog),
+        interval: ordered_interval(dosage, &sig, &catalog.orders),
+        reason_codes: reasons.codes,
+        reason_text: reasons.text.unwrap_or_default(),
+        reason_references: reasons.references,
+        therapy_start: start.filter(|s| authored_on.is_some_and(|a| *s < a)),
+        authored_on,
+        instructions,
+        sig,
+    }
+}
+
+/// What the order gives as its reason.
+struct OrderReasons {
+    codes: Vec<Code>,
+    text: Option<String>,
+    /// Chart Conditions reasonReference points to, resolved by the rules.
+    references: Vec<String>,
+}
+
+/// reasonCode, and reasonReference: a contained Condition's codes are right here; a
+/// chart Condition is named for the rules to find.
+fn order_reasons(mr: &MedicationRequest, systems: &crate::profile::CodeSystems) -> OrderReasons {
+    let mut out = OrderReasons {
+        codes: mr
+            .reason_code
+            .iter()
+            .flat_map(|cc| concept_codes(cc, systems))
+            .collect(),
+        text: mr.reason_code.iter().map(concept_label).find(|t| !t.is_empty()),
+        references: Vec::new(),
+    };
     for r in &mr.reason_reference {
         let Some(target) = r.reference.as_ref().and_then(|v| v.value.as_deref()) else {
             continue;
         };
-        if let Some(local) = target.strip_prefix('#') {
-            // A contained Condition: its codes are right here.
-            for c in &mr.contained {
-                if let Resource::Condition(cond) = c
-                    && cond.id.as_ref().and_then(|i| i.value.as_deref()) == Some(local)
-                    && let Some(cc) = cond.code.as_deref()
-                {
-                    reason_codes.extend(concept_codes(cc, systems));
-                    reason_text = reason_text.or_else(|| Some(concept_label(cc)).filter(|t| !t.is_empty()));
-                }
+        let Some(local) = target.strip_prefix('#') else {
+            out.references.push(tail_reference(target));
+            continue;
+        };
+        for c in &mr.contained {
+            if let Resource::Condition(cond) = c
+                && cond.id.as_ref().and_then(|i| i.value.as_deref()) == Some(local)
+                && let Some(cc) = cond.code.as_deref()
+            {
+                out.codes.extend(concept_codes(cc, systems));
+                out.text = out
+                    .text
+                    .take()
+                    .or_else(|| Some(concept_label(cc)).filter(|t| !t.is_empty()));
             }
-        } else {
-            reason_references.push(tail_reference(target));
         }
     }
+    out
+}
+
+/// The sig text(s) as written, and every instruction, category and note, lower-case,
+/// read for signs of self-administration.
+fn sig_and_instructions(mr: &MedicationRequest) -> (String, String) {
     let mut instructions: Vec<String> = Vec::new();
     let mut sig: Vec<String> = Vec::new();
     for d in &mr.dosage_instruction {
@@ -68,36 +118,7 @@ pub fn order_facts(
     for n in &mr.note {
         instructions.extend(n.text.value.clone());
     }
-    let sig = sig.join(" | ");
-    let form = medication_form(
-        &identity,
-        mr.dosage_instruction.iter().filter_map(|d| d.route.as_deref()),
-        systems,
-    );
-    let dosage = mr.dosage_instruction.first();
-    let vocabulary = &catalog.orders;
-    let mg_per_ml = profile
-        .presentation_of(&identity.codes, &[&form.text, &identity.text])
-        .and_then(|p| p.mg_per_ml);
-    let dose = ordered_dose(dosage, &sig, mg_per_ml, catalog);
-    let interval = ordered_interval(dosage, &sig, vocabulary);
-    let authored_on = date_time(mr.authored_on.as_ref());
-    let (start, _) = request_therapy_span(mr);
-    OrderFacts {
-        reference,
-        codes: identity.codes,
-        text: identity.text,
-        form,
-        dose,
-        interval,
-        reason_codes,
-        reason_text: reason_text.unwrap_or_default(),
-        reason_references,
-        therapy_start: start.filter(|s| authored_on.is_some_and(|a| *s < a)),
-        authored_on,
-        instructions: instructions.join(" | ").to_lowercase(),
-        sig,
-    }
+    (sig.join(" | "), instructions.join(" | ").to_lowercase())
 }
 
 /// The order's dose in mg, and how it was read.

@@ -57,17 +57,40 @@ pub fn assess(
     indication: Option<&IndicationChoice>,
 ) -> BillingAssessment {
     let b = &profile.billing;
-    let units = ordered_mg.map(|mg| (mg / f64::from(b.mg_per_unit)).ceil() as u32);
-    let named = match ordered_product(profile, order) {
+    let named = named_presentation(profile, order);
+    let (modifier, discarded_units, presentation) = match ordered_mg {
+        Some(mg) => waste(profile, &named, mg),
+        None => (None, None, PresentationBasis::Unknown),
+    };
+    BillingAssessment {
+        hcpcs: b.hcpcs.clone(),
+        units: ordered_mg.map(|mg| (mg / f64::from(b.mg_per_unit)).ceil() as u32),
+        administration_cpt: b.administration_cpt.clone(),
+        modifier,
+        discarded_units,
+        presentation,
+        claim_diagnosis: indication.and_then(|i| i.claim_code.clone()),
+        wrong_drug_codes: wrong_drug_codes(profile, order),
+    }
+}
+
+/// The product the order's NDC names, else the presentation its dose form or name names.
+fn named_presentation<'a>(profile: &'a Profile, order: &OrderFacts) -> Named<'a> {
+    match ordered_product(profile, order) {
         Some(p) => Named::Product(p),
         None => match profile.presentation_of(&order.codes, &[&order.form.text, &order.text]) {
             Some(def) => Named::Presentation(def.presentation, &def.description),
             None => Named::Nothing,
         },
-    };
+    }
+}
+
+/// JW with the discarded units from a vial, JZ when single-dose devices make the dose.
+fn waste(profile: &Profile, named: &Named<'_>, mg: f64) -> (Option<String>, Option<u32>, PresentationBasis) {
+    let b = &profile.billing;
     // A vial of the product's strength; a vial named only by its form is the one vial
     // the profile lists.
-    let vial_strength = match &named {
+    let vial_strength = match named {
         Named::Product(p) if p.presentation == Presentation::Vial => Some(p.strength_mg),
         Named::Presentation(Presentation::Vial, _) => profile
             .products
@@ -76,23 +99,19 @@ pub fn assess(
             .map(|p| p.strength_mg),
         _ => None,
     };
-    let basis = match &named {
+    let basis = match named {
         Named::Product(p) => PresentationBasis::Product(p.description.clone()),
         Named::Presentation(_, d) => PresentationBasis::Form(d.to_string()),
         Named::Nothing => PresentationBasis::AssumedPrefilled,
     };
-    let device_makes = |mg: f64| {
-        profile
-            .device_combinations
-            .iter()
-            .any(|combo| (f64::from(combo.iter().sum::<u32>()) - mg).abs() < 1e-6)
-    };
-
-    let (modifier, discarded_units, presentation) = match (ordered_mg, vial_strength) {
-        (Some(mg), Some(strength)) => {
+    let device_makes = profile
+        .device_combinations
+        .iter()
+        .any(|combo| (f64::from(combo.iter().sum::<u32>()) - mg).abs() < 1e-6);
+    match vial_strength {
+        Some(strength) => {
             let strength = f64::from(strength);
-            let vials = (mg / strength).ceil();
-            let discarded_mg = vials * strength - mg;
+            let discarded_mg = (mg / strength).ceil() * strength - mg;
             let discarded = (discarded_mg / f64::from(b.mg_per_unit)).round() as u32;
             let modifier = if discarded > 0 {
                 &b.modifier_discarded
@@ -101,12 +120,16 @@ pub fn assess(
             };
             (Some(modifier.clone()), Some(discarded), basis)
         }
-        (Some(mg), None) if device_makes(mg) => (Some(b.modifier_nothing_discarded.clone()), Some(0), basis),
-        (Some(_), None) if !matches!(named, Named::Nothing) => (None, None, basis),
-        _ => (None, None, PresentationBasis::Unknown),
-    };
+        None if device_makes => (Some(b.modifier_nothing_discarded.clone()), Some(0), basis),
+        None if !matches!(named, Named::Nothing) => (None, None, basis),
+        None => (None, None, PresentationBasis::Unknown),
+    }
+}
 
-    let wrong_drug_codes = order
+/// Drug codes on the order line that are not this drug's, with what each is.
+fn wrong_drug_codes(profile: &Profile, order: &OrderFacts) -> Vec<(String, String)> {
+    let b = &profile.billing;
+    order
         .codes
         .iter()
         .filter(|c| c.system == "hcpcs" && c.code != b.hcpcs)
@@ -118,16 +141,5 @@ pub fn assess(
                 .unwrap_or_else(|| format!("not {}", profile.drug));
             (c.code.clone(), meaning)
         })
-        .collect();
-
-    BillingAssessment {
-        hcpcs: b.hcpcs.clone(),
-        units,
-        administration_cpt: b.administration_cpt.clone(),
-        modifier,
-        discarded_units,
-        presentation,
-        claim_diagnosis: indication.and_then(|i| i.claim_code.clone()),
-        wrong_drug_codes,
-    }
+        .collect()
 }

@@ -2,7 +2,7 @@
 
 use super::inputs::LabValue;
 use crate::facts::Comparator;
-use crate::profile::{BandPosition, Cell, Dose, DoseTable, Indication, Interval, Range, TableKind};
+use crate::profile::{BandPosition, Bands, Cell, Dose, DoseTable, Indication, Interval, Range, TableKind};
 use crate::vocab::OutsideLabel;
 
 /// Where in a verified table the dose came from, as the label prints it.
@@ -78,75 +78,31 @@ fn bound_side(lower: Option<f64>, upper: Option<f64>, value: f64, comparator: Co
 /// Look the patient up in a table. `lab` in the lab's canonical unit, `weight_kg` in kg.
 pub fn look_up(table: &DoseTable, lab: Option<&LabValue>, weight_kg: Option<f64>) -> DoseFinding {
     let title = table.title.clone();
-    // A bound decides only when it lies wholly outside the table's lab range.
-    if let Some(LabValue {
-        value,
-        bound: Some(comparator),
-        ..
-    }) = lab
-    {
-        let (lower, upper) = match &table.kind {
-            TableKind::Grid { lab, .. } => (Some(lab.lower()), Some(lab.upper())),
-            TableKind::UnverifiedBounds { lab, .. } => (lab.min, lab.max),
-            TableKind::Fixed { .. } => (None, None),
-        };
-        if !matches!(table.kind, TableKind::Fixed { .. }) {
-            return match bound_side(lower, upper, *value, *comparator) {
-                Some(reason) => DoseFinding::OutOfRange {
-                    table: title,
-                    reasons: vec![reason],
-                },
-                None => DoseFinding::LabBoundInRange { table: title },
-            };
-        }
+    if let Some(finding) = bound_finding(table, lab) {
+        return finding;
     }
-    let lab = lab.map(|l| l.value);
-    match &table.kind {
-        TableKind::Fixed { options } => DoseFinding::Options {
+    let inputs = lab.map(|l| l.value).zip(weight_kg);
+    match (&table.kind, inputs) {
+        (TableKind::Fixed { options }, _) => DoseFinding::Options {
             table: title,
             options: options.clone(),
         },
-        TableKind::Grid {
-            lab: lab_bands,
-            weight,
-            cells,
-        } => {
-            let (Some(lab), Some(kg)) = (lab, weight_kg) else {
-                return DoseFinding::InputsMissing { table: title };
-            };
-            let row = lab_bands.locate(lab);
-            let col = weight.locate(kg);
-            let mut reasons = Vec::new();
-            match row {
-                BandPosition::Below => reasons.push(OutsideLabel::LabBelowRange),
-                BandPosition::Above => reasons.push(OutsideLabel::LabAboveRange),
-                BandPosition::In(_) => {}
-            }
-            match col {
-                BandPosition::Below => reasons.push(OutsideLabel::WeightBelowRange),
-                BandPosition::Above => reasons.push(OutsideLabel::WeightAboveRange),
-                BandPosition::In(_) => {}
-            }
-            let (BandPosition::In(r), BandPosition::In(c)) = (row, col) else {
-                return DoseFinding::OutOfRange { table: title, reasons };
-            };
-            let cell = TableCell {
-                table: title,
-                lab_band: lab_bands.label(r),
-                weight_band: weight.label(c),
-            };
-            match cells[r][c] {
-                Cell::Dose(dose) => DoseFinding::TableDose { dose, cell },
-                Cell::NoDose => DoseFinding::NoDoseInCell { cell },
-            }
-        }
-        TableKind::UnverifiedBounds {
-            lab: lab_range,
-            weight_kg: weight_range,
-        } => {
-            let (Some(lab), Some(kg)) = (lab, weight_kg) else {
-                return DoseFinding::InputsMissing { table: title };
-            };
+        (_, None) => DoseFinding::InputsMissing { table: title },
+        (
+            TableKind::Grid {
+                lab: rows,
+                weight: columns,
+                cells,
+            },
+            Some((lab, kg)),
+        ) => grid_cell(title, rows, columns, cells, lab, kg),
+        (
+            TableKind::UnverifiedBounds {
+                lab: lab_range,
+                weight_kg,
+            },
+            Some((lab, kg)),
+        ) => {
             let mut reasons = Vec::new();
             reasons.extend(outside(
                 lab_range,
@@ -155,7 +111,7 @@ pub fn look_up(table: &DoseTable, lab: Option<&LabValue>, weight_kg: Option<f64>
                 OutsideLabel::LabAboveRange,
             ));
             reasons.extend(outside(
-                weight_range,
+                weight_kg,
                 kg,
                 OutsideLabel::WeightBelowRange,
                 OutsideLabel::WeightAboveRange,
@@ -166,6 +122,60 @@ pub fn look_up(table: &DoseTable, lab: Option<&LabValue>, weight_kg: Option<f64>
                 DoseFinding::OutOfRange { table: title, reasons }
             }
         }
+    }
+}
+
+/// A lab reported only as a bound decides only when it lies wholly outside the table's
+/// lab range; inside it, the row cannot be told.
+fn bound_finding(table: &DoseTable, lab: Option<&LabValue>) -> Option<DoseFinding> {
+    let LabValue {
+        value,
+        bound: Some(comparator),
+        ..
+    } = lab?
+    else {
+        return None;
+    };
+    let (lower, upper) = match &table.kind {
+        TableKind::Grid { lab, .. } => (Some(lab.lower()), Some(lab.upper())),
+        TableKind::UnverifiedBounds { lab, .. } => (lab.min, lab.max),
+        TableKind::Fixed { .. } => return None,
+    };
+    let table = table.title.clone();
+    Some(match bound_side(lower, upper, *value, *comparator) {
+        Some(reason) => DoseFinding::OutOfRange {
+            table,
+            reasons: vec![reason],
+        },
+        None => DoseFinding::LabBoundInRange { table },
+    })
+}
+
+/// The verified grid's cell for a lab value and a weight, or why there is none.
+fn grid_cell(table: String, rows: &Bands, columns: &Bands, cells: &[Vec<Cell>], lab: f64, kg: f64) -> DoseFinding {
+    let (row, col) = (rows.locate(lab), columns.locate(kg));
+    let mut reasons = Vec::new();
+    match row {
+        BandPosition::Below => reasons.push(OutsideLabel::LabBelowRange),
+        BandPosition::Above => reasons.push(OutsideLabel::LabAboveRange),
+        BandPosition::In(_) => {}
+    }
+    match col {
+        BandPosition::Below => reasons.push(OutsideLabel::WeightBelowRange),
+        BandPosition::Above => reasons.push(OutsideLabel::WeightAboveRange),
+        BandPosition::In(_) => {}
+    }
+    let (BandPosition::In(r), BandPosition::In(c)) = (row, col) else {
+        return DoseFinding::OutOfRange { table, reasons };
+    };
+    let cell = TableCell {
+        table,
+        lab_band: rows.label(r),
+        weight_band: columns.label(c),
+    };
+    match cells[r][c] {
+        Cell::Dose(dose) => DoseFinding::TableDose { dose, cell },
+        Cell::NoDose => DoseFinding::NoDoseInCell { cell },
     }
 }
 
