@@ -68,15 +68,9 @@ enum Plan {
     Fetch(String),
 }
 
-pub async fn gather(
-    client: &FhirClient,
-    allowlist: &FhirAllowlist,
-    service: &Service,
-    prefetch: Option<Map<String, Value>>,
-    ctx: &OrderContext,
-    access: FhirAccess<'_>,
-    deadline: Instant,
-) -> Result<Gathered, GatherError> {
+/// What to do for each prefetch key: use what the client sent (following its next
+/// link), fetch it, or nothing (`null`, or a template this hook has no token for).
+fn plan(service: &Service, prefetch: Option<Map<String, Value>>, ctx: &OrderContext) -> Vec<(String, Plan)> {
     let mut plans: Vec<(String, Plan)> = Vec::new();
     let mut prefetch = prefetch;
     for (key, template) in &service.prefetch {
@@ -98,26 +92,47 @@ pub async fn gather(
         }
     }
 
+    plans
+}
+
+/// The allowlisted FHIR server, when any key must be fetched.
+fn server_for(
+    plans: &[(String, Plan)],
+    allowlist: &FhirAllowlist,
+    server: Option<&str>,
+) -> Result<Option<Url>, GatherError> {
     let needs_server = plans.iter().any(|(_, p)| !matches!(p, Plan::Have(_)));
-    let server = match (needs_server, access.server) {
-        (false, _) => None,
+    match (needs_server, server) {
+        (false, _) => Ok(None),
         (true, None) => {
             let missing = plans
                 .iter()
                 .filter(|(_, p)| !matches!(p, Plan::Have(_)))
                 .map(|(k, _)| (k.clone(), "not in prefetch and no fhirServer".to_string()))
                 .collect();
-            return Err(GatherError::Unavailable(missing));
+            Err(GatherError::Unavailable(missing))
         }
         (true, Some(s)) => {
             let url = Url::parse(s).map_err(|_| GatherError::ServerNotAllowed)?;
             if !allowlist.permits(&url) {
                 return Err(GatherError::ServerNotAllowed);
             }
-            Some(url)
+            Ok(Some(url))
         }
-    };
+    }
+}
 
+pub async fn gather(
+    client: &FhirClient,
+    allowlist: &FhirAllowlist,
+    service: &Service,
+    prefetch: Option<Map<String, Value>>,
+    ctx: &OrderContext,
+    access: FhirAccess<'_>,
+    deadline: Instant,
+) -> Result<Gathered, GatherError> {
+    let plans = plan(service, prefetch, ctx);
+    let server = server_for(&plans, allowlist, access.server)?;
     let mut gathered = Gathered::default();
     let mut fetches = Vec::new();
     for (key, plan) in plans {
