@@ -47,6 +47,21 @@ async fn read_body(state: &AppState, req: &HttpRequest, mut payload: web::Payloa
         .map_err(|_| ApiError::BodyTimeout)?
 }
 
+/// The service a hook or feedback names, which must be offered, and its bounded body.
+async fn service_body(
+    state: &AppState,
+    req: &HttpRequest,
+    path: web::Path<String>,
+    payload: web::Payload,
+) -> Result<(String, Vec<u8>), ApiError> {
+    let service_id = path.into_inner();
+    if state.engine.registry.get(&service_id).is_none() {
+        return Err(ApiError::UnknownService(service_id));
+    }
+    let body = read_body(state, req, payload).await?;
+    Ok((service_id, body))
+}
+
 pub async fn discovery(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok().json(state.engine.registry.discovery())
 }
@@ -57,11 +72,7 @@ pub async fn hook(
     path: web::Path<String>,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let service_id = path.into_inner();
-    if state.engine.registry.get(&service_id).is_none() {
-        return Err(ApiError::UnknownService(service_id));
-    }
-    let body = read_body(&state, &req, payload).await?;
+    let (service_id, body) = service_body(&state, &req, path, payload).await?;
     let started = std::time::Instant::now();
     let engine = state.engine.context();
     // The EHR tenant from the client's JWT, when it sent one: an organisation, not a patient.
@@ -170,11 +181,7 @@ pub async fn feedback(
     path: web::Path<String>,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let service_id = path.into_inner();
-    if state.engine.registry.get(&service_id).is_none() {
-        return Err(ApiError::UnknownService(service_id));
-    }
-    let body = read_body(&state, &req, payload).await?;
+    let (service_id, body) = service_body(&state, &req, path, payload).await?;
     if !json_depth_within(&body, state.engine.limits.max_json_depth) {
         return Err(ApiError::LimitExceeded(format!(
             "JSON nested deeper than {} levels",

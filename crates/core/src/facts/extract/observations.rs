@@ -105,29 +105,24 @@ pub(super) fn observation_facts(o: &Observation, systems: &CodeSystems, out: &mu
         Some(ObservationValue::String(s)) => s.value.as_deref().map_or(ObservedValue::Absent, text_value),
         _ => ObservedValue::Absent,
     };
-    out.push(ObservationFact {
-        codes: concept_codes(&o.code, systems),
-        text: concept_label(&o.code),
-        status,
-        value,
-        interpretation: interpretation(&o.interpretation),
-        reference_high: reference_high(&o.reference_range),
-        date,
-    });
+    let result = |code: &CodeableConcept, value, interp: &[CodeableConcept], ranges: &[ObservationReferenceRange]| {
+        ObservationFact {
+            codes: concept_codes(code, systems),
+            text: concept_label(code),
+            status,
+            value,
+            interpretation: interpretation(interp),
+            reference_high: reference_high(ranges),
+            date,
+        }
+    };
+    out.push(result(&o.code, value, &o.interpretation, &o.reference_range));
     for c in &o.component {
         let value = match &c.value {
             Some(ObservationComponentValue::Quantity(q)) => quantity_value(q),
             Some(ObservationComponentValue::String(s)) => s.value.as_deref().map_or(ObservedValue::Absent, text_value),
             _ => ObservedValue::Absent,
         };
-        out.push(ObservationFact {
-            codes: concept_codes(&c.code, systems),
-            text: concept_label(&c.code),
-            status,
-            value,
-            interpretation: interpretation(&c.interpretation),
-            reference_high: reference_high(&c.reference_range),
-            date,
-        });
+        out.push(result(&c.code, value, &c.interpretation, &c.reference_range));
     }
 }
