@@ -173,6 +173,38 @@ impl HookRequest {
         if uuid::Uuid::parse_str(&self.hook_instance).is_err() {
             return Err(RequestError::HookInstance);
         }
+        self.validate_fhir_access()?;
+        let ctx = self
+            .context
+            .as_object()
+            .ok_or_else(|| RequestError::Shape("context must be an object".into()))?;
+        let (user_id, patient_id, encounter_id) = context_ids(ctx)?;
+        let draft_orders = ctx
+            .get("draftOrders")
+            .cloned()
+            .ok_or(RequestError::MissingContext("draftOrders"))?;
+        if draft_orders.get("resourceType").and_then(Value::as_str) != Some("Bundle") {
+            return Err(RequestError::InvalidContext(
+                "draftOrders",
+                "must be a FHIR Bundle".into(),
+            ));
+        }
+        let selections = if expected == "order-select" {
+            Some(selections(ctx, &draft_orders)?)
+        } else {
+            None
+        };
+        Ok(OrderContext {
+            user_id,
+            patient_id,
+            encounter_id,
+            draft_orders,
+            selections,
+        })
+    }
+
+    /// `fhirAuthorization` needs `fhirServer` and a Bearer token; the server is an http(s) URL.
+    fn validate_fhir_access(&self) -> Result<(), RequestError> {
         if let Some(auth) = &self.fhir_authorization {
             if self.fhir_server.is_none() {
                 return Err(RequestError::AuthorizationWithoutServer);
@@ -187,76 +219,59 @@ impl HookRequest {
                 return Err(RequestError::FhirServer);
             }
         }
-        let ctx = self
-            .context
-            .as_object()
-            .ok_or_else(|| RequestError::Shape("context must be an object".into()))?;
-        let string = |key: &'static str| -> Result<Option<String>, RequestError> {
-            match ctx.get(key) {
-                None | Some(Value::Null) => Ok(None),
-                Some(Value::String(s)) => Ok(Some(s.clone())),
-                Some(_) => Err(RequestError::InvalidContext(key, "must be a string".into())),
-            }
-        };
-        let user_id = string("userId")?.ok_or(RequestError::MissingContext("userId"))?;
-        if !is_reference(
-            &user_id,
-            &["Practitioner", "PractitionerRole", "Patient", "RelatedPerson"],
-        ) {
-            return Err(RequestError::InvalidContext(
-                "userId",
-                "must be like Practitioner/123".into(),
-            ));
-        }
-        let patient_id = string("patientId")?.ok_or(RequestError::MissingContext("patientId"))?;
-        if !is_fhir_id(&patient_id) {
-            return Err(RequestError::InvalidContext("patientId", "must be a FHIR id".into()));
-        }
-        let encounter_id = string("encounterId")?;
-        if encounter_id.as_deref().is_some_and(|e| !is_fhir_id(e)) {
-            return Err(RequestError::InvalidContext("encounterId", "must be a FHIR id".into()));
-        }
-        let draft_orders = ctx
-            .get("draftOrders")
-            .cloned()
-            .ok_or(RequestError::MissingContext("draftOrders"))?;
-        if draft_orders.get("resourceType").and_then(Value::as_str) != Some("Bundle") {
-            return Err(RequestError::InvalidContext(
-                "draftOrders",
-                "must be a FHIR Bundle".into(),
-            ));
-        }
-        let selections = if expected == "order-select" {
-            let list = ctx
-                .get("selections")
-                .ok_or(RequestError::MissingContext("selections"))?;
-            let list: Vec<String> = list
-                .as_array()
-                .and_then(|a| a.iter().map(|v| v.as_str().map(str::to_string)).collect())
-                .ok_or_else(|| {
-                    RequestError::InvalidContext("selections", "must be a list of Type/id strings".into())
-                })?;
-            // A set: with the counts already bounded this is cheap either way, but it keeps
-            // the check linear if a limit is ever raised.
-            let entries: HashSet<String> = draft_order_references(&draft_orders).collect();
-            if let Some(missing) = list.iter().find(|s| !entries.contains(s.as_str())) {
-                return Err(RequestError::InvalidContext(
-                    "selections",
-                    format!("`{missing}` names no entry of draftOrders"),
-                ));
-            }
-            Some(list)
-        } else {
-            None
-        };
-        Ok(OrderContext {
-            user_id,
-            patient_id,
-            encounter_id,
-            draft_orders,
-            selections,
-        })
+        Ok(())
     }
+}
+
+/// userId, patientId and encounterId of the context, checked.
+fn context_ids(ctx: &Map<String, Value>) -> Result<(String, String, Option<String>), RequestError> {
+    let string = |key: &'static str| -> Result<Option<String>, RequestError> {
+        match ctx.get(key) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s.clone())),
+            Some(_) => Err(RequestError::InvalidContext(key, "must be a string".into())),
+        }
+    };
+    let user_id = string("userId")?.ok_or(RequestError::MissingContext("userId"))?;
+    if !is_reference(
+        &user_id,
+        &["Practitioner", "PractitionerRole", "Patient", "RelatedPerson"],
+    ) {
+        return Err(RequestError::InvalidContext(
+            "userId",
+            "must be like Practitioner/123".into(),
+        ));
+    }
+    let patient_id = string("patientId")?.ok_or(RequestError::MissingContext("patientId"))?;
+    if !is_fhir_id(&patient_id) {
+        return Err(RequestError::InvalidContext("patientId", "must be a FHIR id".into()));
+    }
+    let encounter_id = string("encounterId")?;
+    if encounter_id.as_deref().is_some_and(|e| !is_fhir_id(e)) {
+        return Err(RequestError::InvalidContext("encounterId", "must be a FHIR id".into()));
+    }
+    Ok((user_id, patient_id, encounter_id))
+}
+
+/// order-select's `selections`: each names an entry of draftOrders.
+fn selections(ctx: &Map<String, Value>, draft_orders: &Value) -> Result<Vec<String>, RequestError> {
+    let list = ctx
+        .get("selections")
+        .ok_or(RequestError::MissingContext("selections"))?;
+    let list: Vec<String> = list
+        .as_array()
+        .and_then(|a| a.iter().map(|v| v.as_str().map(str::to_string)).collect())
+        .ok_or_else(|| RequestError::InvalidContext("selections", "must be a list of Type/id strings".into()))?;
+    // A set: with the counts already bounded this is cheap either way, but it keeps
+    // the check linear if a limit is ever raised.
+    let entries: HashSet<String> = draft_order_references(draft_orders).collect();
+    if let Some(missing) = list.iter().find(|s| !entries.contains(s.as_str())) {
+        return Err(RequestError::InvalidContext(
+            "selections",
+            format!("`{missing}` names no entry of draftOrders"),
+        ));
+    }
+    Ok(list)
 }
 
 /// `Type/id` of every resource in a Bundle.

@@ -81,54 +81,11 @@ pub async fn hook(
     let today = chrono::Utc::now().date_naive();
     match run_hook(&engine, &service_id, &body, today).await {
         Ok(result) => {
-            let o = &result.outcome;
-            for indicator in &o.indicators {
+            for indicator in &result.outcome.indicators {
                 state.metrics.count_card(indicator);
             }
-            // Recorded on the request's span: the access line carries them.
-            let span = tracing::Span::current();
-            span.record("service", service_id.as_str());
-            span.record("tenant", tenant.as_deref().unwrap_or(""));
-            span.record("hook_instance", o.hook_instance.as_str());
-            span.record("decision", "answered");
-            span.record("orders", o.orders);
-            span.record("fetched", tracing::field::debug(&o.fetched_keys));
-            span.record("unreadable", o.unreadable_entries);
-            span.record("other_patient", o.other_patient_entries);
-            span.record("cards", tracing::field::debug(&o.indicators));
-            if let Some(rules_version) = &o.rules_version {
-                let decision = DecisionRecord {
-                    at: chrono::Utc::now(),
-                    hook_instance: o.hook_instance.clone(),
-                    service: service_id.clone(),
-                    rules_version: rules_version.clone(),
-                    issuer,
-                    patient_hash: state.store.patient_hash(&result.patient_id),
-                    elapsed_ms: started.elapsed().as_secs_f64() * 1000.0,
-                    fetched_keys: o.fetched_keys.len(),
-                    cards: o
-                        .cards
-                        .iter()
-                        .map(|c| StoredCard {
-                            uuid: c.uuid.clone(),
-                            indicator: c.indicator.to_string(),
-                            kind: c.kind.to_string(),
-                            // What the card offered, so feedback can be checked against it.
-                            override_reasons: result
-                                .response
-                                .cards
-                                .iter()
-                                .find(|r| r.uuid == c.uuid)
-                                .map(|r| {
-                                    r.override_reasons
-                                        .iter()
-                                        .map(|o| format!("{}|{}", o.system, o.code))
-                                        .collect()
-                                })
-                                .unwrap_or_default(),
-                        })
-                        .collect(),
-                };
+            record_answer(&service_id, tenant.as_deref(), &result.outcome);
+            if let Some(decision) = decision_record(&state, &result, &service_id, issuer, started) {
                 // Queued, not written here: the writer thread batches decisions.
                 state.audit.submit(decision).await;
             }
@@ -142,6 +99,68 @@ pub async fn hook(
             Err(e)
         }
     }
+}
+
+/// The hook's fields on the request's span: the access line carries them (names and
+/// counts only, never patient data).
+fn record_answer(service_id: &str, tenant: Option<&str>, o: &crate::engine::HookOutcome) {
+    let span = tracing::Span::current();
+    span.record("service", service_id);
+    span.record("tenant", tenant.unwrap_or(""));
+    span.record("hook_instance", o.hook_instance.as_str());
+    span.record("decision", "answered");
+    span.record("orders", o.orders);
+    span.record("fetched", tracing::field::debug(&o.fetched_keys));
+    span.record("unreadable", o.unreadable_entries);
+    span.record("other_patient", o.other_patient_entries);
+    span.record("cards", tracing::field::debug(&o.indicators));
+}
+
+/// The audit record of an answered hook, when a profile's drug was ordered: the patient
+/// only as a salted hash, each card with what it offered so feedback can be checked.
+fn decision_record(
+    state: &AppState,
+    result: &crate::engine::HookResult,
+    service_id: &str,
+    issuer: String,
+    started: std::time::Instant,
+) -> Option<DecisionRecord> {
+    let o = &result.outcome;
+    let rules_version = o.rules_version.clone()?;
+    let offered = |uuid: &str| -> Vec<String> {
+        result
+            .response
+            .cards
+            .iter()
+            .find(|r| r.uuid == uuid)
+            .map(|r| {
+                r.override_reasons
+                    .iter()
+                    .map(|o| format!("{}|{}", o.system, o.code))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    Some(DecisionRecord {
+        at: chrono::Utc::now(),
+        hook_instance: o.hook_instance.clone(),
+        service: service_id.to_string(),
+        rules_version,
+        issuer,
+        patient_hash: state.store.patient_hash(&result.patient_id),
+        elapsed_ms: started.elapsed().as_secs_f64() * 1000.0,
+        fetched_keys: o.fetched_keys.len(),
+        cards: o
+            .cards
+            .iter()
+            .map(|c| StoredCard {
+                uuid: c.uuid.clone(),
+                indicator: c.indicator.to_string(),
+                kind: c.kind.to_string(),
+                override_reasons: offered(&c.uuid),
+            })
+            .collect(),
+    })
 }
 
 /// The verified issuer of the call; empty without authentication (development).
