@@ -129,7 +129,45 @@ fn sig_and_instructions(mr: &MedicationRequest) -> (String, String) {
 /// product's strength and the sig text for "<n> mg"; when both are there they must agree.
 fn ordered_dose(dosage: Option<&Dosage>, sig: &str, mg_per_ml: Option<f64>, catalog: &Catalog) -> OrderedDose {
     let units = &catalog.units;
-    let vocabulary = &catalog.orders;
+    let entries = typed_doses(dosage, &catalog.orders);
+    let to_mg = |q: &Quantity| {
+        units
+            .to_canonical("mass", q.value, &q.unit)
+            .and_then(|c| units.from_canonical("mass", c, "mg"))
+            .filter(|mg| *mg > 0.0)
+    };
+    if let Some(mg) = entries.iter().find_map(to_mg) {
+        return OrderedDose::Mg {
+            mg: round_mg(mg),
+            read_from: DoseReading::Quantity,
+        };
+    }
+    let volume = entries.iter().find_map(|q| {
+        let ml = units
+            .to_canonical("volume", q.value, &q.unit)
+            .and_then(|c| units.from_canonical("volume", c, "mL"))?;
+        Some((ml, q))
+    });
+    let from_volume = volume.and_then(|(ml, _)| mg_per_ml.map(|s| round_mg(ml * s)));
+    let from_sig = match catalog.orders.sig_doses_mg(sig) {
+        SigReading::One(mg) => Some(mg),
+        SigReading::None => None,
+        SigReading::Conflicting => return unreadable(entries.first(), sig),
+    };
+    let mg = |mg, read_from| OrderedDose::Mg { mg, read_from };
+    match (from_volume, from_sig) {
+        (Some(v), Some(s)) if (v - s).abs() < 0.5 => mg(v, DoseReading::Volume),
+        (Some(_), Some(_)) => unreadable(volume.map(|(_, q)| q), sig),
+        (Some(v), None) => mg(v, DoseReading::Volume),
+        (None, Some(s)) => mg(round_mg(s), DoseReading::Sig),
+        (None, None) if entries.is_empty() => OrderedDose::Missing,
+        (None, None) => unreadable(entries.first(), sig),
+    }
+}
+
+/// The dosage's dose quantities, in the vocabulary's order of dose-rate types (Epic's
+/// `ordered` before `calculated` before an `admin-amount` in mL).
+fn typed_doses(dosage: Option<&Dosage>, vocabulary: &OrderVocabulary) -> Vec<Quantity> {
     let mut entries: Vec<(usize, Quantity)> = Vec::new();
     for dr in dosage.map(|d| d.dose_and_rate.as_slice()).unwrap_or_default() {
         let Some(DosageDoseAndRateDose::Quantity(q)) = &dr.dose else {
@@ -142,52 +180,9 @@ fn ordered_dose(dosage: Option<&Dosage>, sig: &str, mg_per_ml: Option<f64>, cata
             .and_then(|t| t.coding.iter().find_map(|c| c.code.as_ref()?.value.clone()));
         entries.push((vocabulary.dose_type_rank(kind.as_deref()), q));
     }
+    // Stable: entries of one rank keep the order the EHR sent them in.
     entries.sort_by_key(|(rank, _)| *rank);
-    let to_mg = |q: &Quantity| {
-        units
-            .to_canonical("mass", q.value, &q.unit)
-            .and_then(|c| units.from_canonical("mass", c, "mg"))
-            .filter(|mg| *mg > 0.0)
-    };
-    if let Some(mg) = entries.iter().find_map(|(_, q)| to_mg(q)) {
-        return OrderedDose::Mg {
-            mg: round_mg(mg),
-            read_from: DoseReading::Quantity,
-        };
-    }
-    let volume = entries.iter().find_map(|(_, q)| {
-        let ml = units
-            .to_canonical("volume", q.value, &q.unit)
-            .and_then(|c| units.from_canonical("volume", c, "mL"))?;
-        Some((ml, q))
-    });
-    let from_volume = volume.and_then(|(ml, _)| mg_per_ml.map(|s| round_mg(ml * s)));
-    let from_sig = match vocabulary.sig_doses_mg(sig) {
-        SigReading::One(mg) => Some(mg),
-        SigReading::None => None,
-        SigReading::Conflicting => {
-            return unreadable(entries.first().map(|(_, q)| q), sig);
-        }
-    };
-    match (from_volume, from_sig) {
-        (Some(v), Some(s)) if (v - s).abs() < 0.5 => OrderedDose::Mg {
-            mg: v,
-            read_from: DoseReading::Volume,
-        },
-        (Some(_), Some(_)) => unreadable(volume.map(|(_, q)| q), sig),
-        (Some(v), None) => OrderedDose::Mg {
-            mg: v,
-            read_from: DoseReading::Volume,
-        },
-        (None, Some(s)) => OrderedDose::Mg {
-            mg: round_mg(s),
-            read_from: DoseReading::Sig,
-        },
-        (None, None) => match entries.first() {
-            Some((_, q)) => unreadable(Some(q), sig),
-            None => OrderedDose::Missing,
-        },
-    }
+    entries.into_iter().map(|(_, q)| q).collect()
 }
 
 /// A dose the order carries but the service cannot read, as the order writes it.
