@@ -20,6 +20,7 @@ mod outbound;
 mod pg;
 mod prefetch;
 mod real_fhir;
+mod replicas;
 mod requests;
 mod scenarios;
 mod store;

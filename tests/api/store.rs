@@ -153,8 +153,8 @@ fn the_postgres_store_keeps_the_contract() {
 }
 
 /// Replicas starting together: each migrates under the advisory lock, so the schema is
-/// made once and every replica starts. Without the lock, all but one failed on
-/// `relation "meta" already exists`.
+/// made once and every replica starts. Without the lock, replicas failed creating the
+/// same tables at once.
 #[test]
 fn replicas_starting_together_migrate_once() {
     let Some(cluster) = Cluster::start("replicas_starting_together_migrate_once") else {
