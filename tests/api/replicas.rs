@@ -376,3 +376,88 @@ async fn measure_what_the_shared_replay_check_adds_to_a_hook() {
         }
     }
 }
+
+/// A replica killed while it takes feedback loses nothing it acknowledged: each item is
+/// in the database before its 200. The EHR retries the unacknowledged ones at another
+/// replica, and each card is still counted once.
+#[tokio::test]
+async fn killing_a_replica_mid_load_loses_no_acknowledged_feedback() {
+    let Some(cluster) = Cluster::start("killing_a_replica_mid_load_loses_no_acknowledged_feedback") else {
+        return;
+    };
+    let keys = keys_file();
+    let env = shared_env(&cluster, keys.path());
+    let (a, b) = (Replica::start(&env, &[]), Replica::start(&env, &[]));
+    let mut items = Vec::new();
+    for _ in 0..30 {
+        let (status, answer) = a.hook(&hook_body()).await;
+        assert_eq!(status, 200);
+        let card = &answer["cards"][0];
+        items.push(json!({"feedback": [{"card": card["uuid"], "outcome": "overridden",
+            "overrideReason": {"reason": card["overrideReasons"][0]},
+            "outcomeTimestamp": "2026-11-23T10:15:00Z"}]}));
+    }
+    let cards_before = totals(&report(&env)).0;
+    let b_url = format!("{}{FEEDBACK_PATH}", b.base);
+    let acks = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let sent: Vec<_> = items
+        .iter()
+        .cloned()
+        .enumerate()
+        .map(|(i, body)| {
+            let (url, acks) = (b_url.clone(), acks.clone());
+            tokio::spawn(async move {
+                // Spread out, so the kill falls among them.
+                tokio::time::sleep(Duration::from_millis(i as u64 * 10)).await;
+                let token = issuer_keys().es384.token_for(FEEDBACK_PATH);
+                let response = reqwest::Client::new()
+                    .post(url)
+                    .bearer_auth(token)
+                    .json(&body)
+                    .send()
+                    .await;
+                let ok = matches!(response, Ok(r) if r.status() == 200);
+                if ok {
+                    acks.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                }
+                ok
+            })
+        })
+        .collect();
+    // Killed once a few items are acknowledged, whatever the machine's speed.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while acks.load(std::sync::atomic::Ordering::SeqCst) < 3 {
+        assert!(Instant::now() < deadline, "replica B acknowledged no feedback");
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    let killed = Command::new("kill")
+        .args(["-9", &b.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let mut acknowledged = Vec::new();
+    for (item, task) in items.iter().zip(sent) {
+        if task.await.unwrap() {
+            acknowledged.push(item.clone());
+        }
+    }
+    assert!(
+        !acknowledged.is_empty() && acknowledged.len() < items.len(),
+        "the kill should fall mid-load: {} of {} acknowledged",
+        acknowledged.len(),
+        items.len()
+    );
+    let (_, _, overridden) = totals(&report(&env));
+    assert!(
+        overridden as usize >= acknowledged.len(),
+        "{overridden} stored, {} acknowledged",
+        acknowledged.len()
+    );
+    // The EHR sends everything again, to the replica still up: each card counted once.
+    for body in &items {
+        let token = issuer_keys().es384.token_for(FEEDBACK_PATH);
+        assert_eq!(a.post(FEEDBACK_PATH, Some(&token), body).await.0, 200);
+    }
+    let (cards, _, overridden) = totals(&report(&env));
+    assert_eq!((cards, overridden), (cards_before, items.len() as u64));
+}
