@@ -55,7 +55,7 @@ pub enum Command {
     /// Run the CDS Hooks service (settings from CDS_* environment variables).
     Serve,
     /// Print acceptance and override rates per card kind from the audit store
-    /// (CDS_STORE_PATH).
+    /// (CDS_STORE_PATH, or the shared one at CDS_STORE_URL).
     Report,
     /// Load and check a cards directory; exit non-zero listing every problem.
     ValidateCards {
@@ -138,7 +138,7 @@ fn demo(fixtures: &std::path::Path) -> Result<(), String> {
 
 fn report() -> Result<(), String> {
     let settings = offline_settings()?;
-    if !settings.store_path.exists() {
+    if settings.postgres.is_none() && !settings.store_path.exists() {
         return Err(format!("no audit store at {}", settings.store_path.display()));
     }
     let store = crate::startup::open_store(&settings).map_err(|e| e.to_string())?;

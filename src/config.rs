@@ -47,6 +47,10 @@ pub struct Settings {
     pub limits: RequestLimits,
     /// CDS_STORE_PATH: the SQLite audit and feedback database (`:memory:` keeps none).
     pub store_path: PathBuf,
+    /// CDS_STORE_URL (postgres://...) and CDS_STORE_PASSWORD_FILE, CDS_STORE_POOL_SIZE,
+    /// CDS_STORE_TIMEOUT_MS, CDS_STORE_CA_FILE: the PostgreSQL store replicas share,
+    /// replay memory included. When set, CDS_STORE_PATH is not used.
+    pub postgres: Option<crate::store::PgOptions>,
     /// CDS_AUDIT_SALT or CDS_AUDIT_SALT_FILE: salt for patient-id hashes. Required with
     /// CDS_AUTH=jwt; in development, one is made and kept in the store.
     pub audit_salt: Option<String>,
@@ -263,6 +267,7 @@ impl Settings {
         if limits.max_bodies_in_flight == 0 {
             return Err(err("CDS_MAX_BODIES_IN_FLIGHT", "must be positive".into()));
         }
+        let postgres = postgres(&get, &number)?;
         Ok(Settings {
             bind: get("CDS_BIND").unwrap_or_else(|| "127.0.0.1:8080".into()),
             public_url,
@@ -286,6 +291,7 @@ impl Settings {
             store_path: get("CDS_STORE_PATH")
                 .map(PathBuf::from)
                 .unwrap_or_else(|| PathBuf::from("omalizumab-cds.sqlite")),
+            postgres,
             audit_salt,
             log_format,
             log_filter: get("CDS_LOG").unwrap_or_else(|| "info".into()),
@@ -318,6 +324,48 @@ fn preview_setting(value: Option<&str>, auth: &AuthSettings) -> Result<bool, Set
         )),
         Some(v) => Err(err(format!("`{v}`: use on or off"))),
     }
+}
+
+/// The PostgreSQL store's settings, when CDS_STORE_URL names one.
+fn postgres(
+    get: &dyn Fn(&str) -> Option<String>,
+    number: &dyn Fn(&str, u64) -> Result<u64, SettingsError>,
+) -> Result<Option<crate::store::PgOptions>, SettingsError> {
+    let err = |name: &str, message: String| SettingsError {
+        name: name.into(),
+        message,
+    };
+    let Some(url) = get("CDS_STORE_URL") else {
+        return Ok(None);
+    };
+    // The URL is never echoed: it may carry a password.
+    if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+        return Err(err("CDS_STORE_URL", "must be a postgres:// URL".into()));
+    }
+    let password = match get("CDS_STORE_PASSWORD_FILE") {
+        None => None,
+        Some(path) => Some(
+            std::fs::read_to_string(&path)
+                .map_err(|e| err("CDS_STORE_PASSWORD_FILE", format!("cannot read {path}: {e}")))?
+                .trim_end_matches(['\r', '\n'])
+                .to_string(),
+        ),
+    };
+    let options = crate::store::PgOptions {
+        url,
+        password,
+        pool_size: number("CDS_STORE_POOL_SIZE", 16)? as usize,
+        timeout: Duration::from_millis(number("CDS_STORE_TIMEOUT_MS", 1000)?),
+        ca_file: get("CDS_STORE_CA_FILE").map(PathBuf::from),
+    };
+    if options.pool_size == 0 {
+        return Err(err("CDS_STORE_POOL_SIZE", "must be positive".into()));
+    }
+    if options.timeout.is_zero() {
+        return Err(err("CDS_STORE_TIMEOUT_MS", "must be positive".into()));
+    }
+    options.config().map_err(|m| err("CDS_STORE_URL", m))?;
+    Ok(Some(options))
 }
 
 /// The shortest salt accepted: 32 characters, e.g. 16 random bytes in hex.
@@ -486,6 +534,41 @@ mod tests {
         assert_eq!(e.name, "CDS_FHIR_ALLOWED");
         let e = Settings::from_map(&vars(&[("CDS_AUTH", "none"), ("CDS_FHIR_ALLOW_HTTP", "yes")])).unwrap_err();
         assert_eq!(e.name, "CDS_FHIR_ALLOW_HTTP");
+    }
+
+    #[test]
+    fn a_postgres_url_chooses_the_shared_store_and_is_checked() {
+        let s = Settings::from_map(&vars(&[("CDS_AUTH", "none")])).unwrap();
+        assert!(s.postgres.is_none(), "SQLite stays the default");
+        let s = Settings::from_map(&vars(&[
+            ("CDS_AUTH", "none"),
+            ("CDS_STORE_URL", "postgres://cds@db.example:5433/cds?sslmode=require"),
+            ("CDS_STORE_POOL_SIZE", "4"),
+        ]))
+        .unwrap();
+        let pg = s.postgres.unwrap();
+        assert_eq!((pg.pool_size, pg.timeout), (4, Duration::from_millis(1000)));
+        for (name, value) in [
+            ("CDS_STORE_URL", "mysql://db.example/cds"),
+            ("CDS_STORE_URL", "postgres://db.example/cds?sslmode=sometimes"),
+            ("CDS_STORE_POOL_SIZE", "0"),
+            ("CDS_STORE_TIMEOUT_MS", "0"),
+            ("CDS_STORE_PASSWORD_FILE", "/nonexistent/password"),
+        ] {
+            let mut all = vec![("CDS_AUTH", "none"), ("CDS_STORE_URL", "postgres://db.example/cds")];
+            all.push((name, value));
+            let e = Settings::from_map(&vars(&all)).unwrap_err();
+            assert_eq!(e.name, name, "{value}");
+        }
+        let e = Settings::from_map(&vars(&[
+            ("CDS_AUTH", "none"),
+            (
+                "CDS_STORE_URL",
+                "postgres://cds:hunter2@db.example/cds?sslmode=sometimes",
+            ),
+        ]))
+        .unwrap_err();
+        assert!(!e.to_string().contains("hunter2"), "{e}");
     }
 
     /// Issue 13 item 7: with the salt kept in the store, a patient id was recovered from

@@ -38,6 +38,10 @@ pub enum ApiError {
     BodyTimeout,
     #[error("too many requests are being received at once; retry shortly")]
     Busy,
+    #[error(
+        "the service's database is unreachable, so replay protection and feedback cannot be checked; retry shortly"
+    )]
+    StoreUnavailable,
     #[error("internal error")]
     Internal,
 }
@@ -60,6 +64,7 @@ impl ApiError {
             ApiError::TooManyFailures(_) => (429, "too-many-failures", "throttled"),
             ApiError::BodyTimeout => (408, "body-timeout", "timeout"),
             ApiError::Busy => (503, "busy", "transient"),
+            ApiError::StoreUnavailable => (503, "store-unavailable", "transient"),
             ApiError::Internal => (500, "internal", "exception"),
         }
     }

@@ -108,6 +108,8 @@ pub struct Metrics {
     cards: Family<IndicatorLabels, Counter>,
     replay_ids: Family<IssuerLabels, Gauge>,
     replay_capacity: Gauge,
+    audit_pending: Gauge,
+    audit_unwritten: Counter,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -159,6 +161,18 @@ impl Default for Metrics {
             "Client JWT ids each issuer may have remembered at once (CDS_JWT_REPLAY_CAPACITY)",
             replay_capacity.clone(),
         );
+        let audit_pending = Gauge::default();
+        let audit_unwritten = Counter::default();
+        registry.register(
+            "audit_decisions_pending",
+            "Hook decisions queued and not yet written to the audit store (they wait while it is unreachable)",
+            audit_pending.clone(),
+        );
+        registry.register(
+            "audit_decisions_unwritten",
+            "Hook decisions the audit store refused, so never written",
+            audit_unwritten.clone(),
+        );
         Metrics {
             registry,
             requests,
@@ -168,6 +182,8 @@ impl Default for Metrics {
             cards,
             replay_ids,
             replay_capacity,
+            audit_pending,
+            audit_unwritten,
         }
     }
 }
@@ -213,6 +229,14 @@ impl Metrics {
             })
             .set(ids as i64);
         self.replay_capacity.set(capacity as i64);
+    }
+
+    /// The audit writer's queue (read at scrape time): decisions pending, and the total
+    /// it could not write.
+    pub fn set_audit_queue(&self, pending: u64, unwritten: u64) {
+        self.audit_pending.set(i64::try_from(pending).unwrap_or(i64::MAX));
+        self.audit_unwritten
+            .inc_by(unwritten.saturating_sub(self.audit_unwritten.get()));
     }
 
     /// The OpenMetrics text exposition.

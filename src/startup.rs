@@ -5,13 +5,17 @@ use std::sync::Arc;
 
 use actix_web::{App, HttpServer, dev::Server, web};
 
+use crate::auth::replay::SharedReplay;
 use crate::auth::{AuthSettings, JwtVerifier};
 use crate::config::Settings;
 use crate::engine::Engine;
 use crate::gather::FhirAllowlist;
 use crate::http::{AppState, Authenticator, access_log, routes};
 use crate::profile::Catalog;
-use crate::store::{AuditStore, AuditWriter, SqliteStore};
+use crate::store::{AuditStore, AuditWriter, PgStore, SqliteStore};
+
+/// How long shutdown waits for queued decisions while the store is unreachable.
+const SHUTDOWN_FLUSH: std::time::Duration = std::time::Duration::from_secs(10);
 
 pub struct Application {
     port: u16,
@@ -40,12 +44,27 @@ pub fn load_catalog(settings: &Settings) -> Result<Arc<Catalog>, StartupError> {
 }
 
 pub fn open_store(settings: &Settings) -> Result<Arc<dyn AuditStore>, StartupError> {
-    SqliteStore::open(&settings.store_path, settings.audit_salt.as_deref())
-        .map(|s| Arc::new(s) as Arc<dyn AuditStore>)
-        .map_err(|e| StartupError::Store(e.to_string()))
+    open_stores(settings).map(|(store, _)| store)
 }
 
-fn authenticator(settings: &Settings) -> Result<Authenticator, StartupError> {
+/// The audit store, and with PostgreSQL the replay memory the replicas share (the
+/// SQLite default keeps replay memory in the process).
+type Stores = (Arc<dyn AuditStore>, Option<Arc<dyn SharedReplay>>);
+
+fn open_stores(settings: &Settings) -> Result<Stores, StartupError> {
+    let salt = settings.audit_salt.as_deref();
+    match &settings.postgres {
+        Some(options) => {
+            let store = PgStore::connect(options, salt).map_err(|e| StartupError::Store(e.to_string()))?;
+            Ok((store.clone(), Some(store)))
+        }
+        None => SqliteStore::open(&settings.store_path, salt)
+            .map(|s| (Arc::new(s) as Arc<dyn AuditStore>, None))
+            .map_err(|e| StartupError::Store(e.to_string())),
+    }
+}
+
+fn authenticator(settings: &Settings, replay: Option<Arc<dyn SharedReplay>>) -> Result<Authenticator, StartupError> {
     match &settings.auth {
         AuthSettings::Disabled => {
             tracing::warn!(
@@ -64,8 +83,12 @@ fn authenticator(settings: &Settings) -> Result<Authenticator, StartupError> {
                 .as_ref()
                 .map(|u| u.as_str().trim_end_matches('/').to_string())
                 .ok_or_else(|| StartupError::Client("CDS_PUBLIC_URL is required with CDS_AUTH=jwt".into()))?;
+            let verifier = JwtVerifier::new(jwt, client);
             Ok(Authenticator::Jwt {
-                verifier: JwtVerifier::new(jwt, client),
+                verifier: match replay {
+                    Some(shared) => verifier.with_shared_replay(shared),
+                    None => verifier,
+                },
                 public_base,
             })
         }
@@ -83,7 +106,7 @@ impl Application {
         };
         let engine = Engine::build(settings, allowlist, settings.hook_deadline, Some(metrics.clone()))
             .map_err(StartupError::Profiles)?;
-        let store = open_store(settings)?;
+        let (store, replay) = open_stores(settings)?;
         let audit = Arc::new(AuditWriter::start(store.clone()).map_err(|e| StartupError::Store(e.to_string()))?);
         let state = web::Data::new(AppState {
             engine,
@@ -93,7 +116,7 @@ impl Application {
             audit: audit.clone(),
             bodies: Arc::new(tokio::sync::Semaphore::new(settings.limits.max_bodies_in_flight)),
         });
-        let authenticator = web::Data::new(authenticator(settings)?);
+        let authenticator = web::Data::new(authenticator(settings, replay)?);
         let cors_origins = settings.cors_origins.clone();
         // The reviewers' page, only when settings allowed it (never with CDS_AUTH=jwt).
         let preview = settings
@@ -123,10 +146,16 @@ impl Application {
         self.port
     }
 
-    /// Serve until stopped (SIGINT or SIGTERM), then write the decisions still queued.
+    /// Serve until stopped (SIGINT or SIGTERM), then write the decisions still queued,
+    /// waiting a bounded time if the store is unreachable.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let served = self.server.await;
-        self.audit.flush().await;
+        if !self.audit.flush_within(SHUTDOWN_FLUSH).await {
+            tracing::error!(
+                unwritten = self.audit.pending(),
+                "stopping with decisions not written: the audit store did not come back in time"
+            );
+        }
         served
     }
 }

@@ -4,9 +4,15 @@
 //! locks out only itself. Memory is bounded by `capacity` per issuer: each entry holds its
 //! `jti` (at most `MAX_JTI_BYTES`) twice, so about `capacity x (2 x jti + 64)` bytes, some
 //! 60 MB at the default 100,000 with the longest ids, about 13 MB with UUIDs.
+//!
+//! That memory is one process's. Replicas behind a balancer share theirs through the
+//! PostgreSQL store instead ([`SharedReplay`], `store::postgres`): a token accepted by
+//! one replica is then refused by every other.
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashSet};
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 
 /// Longer ids are refused rather than stored.
@@ -18,6 +24,26 @@ pub enum ReplayError {
     Replayed,
     /// Every slot holds an unexpired id; refuse rather than forget one.
     Full,
+    /// The shared memory cannot be reached, so whether the id was used is unknown: the
+    /// token is refused (fail closed) rather than risk accepting a replay.
+    Unavailable,
+}
+
+pub type ReplayFuture<'a> = Pin<Box<dyn Future<Output = Result<(), ReplayError>> + Send + 'a>>;
+
+/// A replay memory several replicas share. Same contract as [`ReplayGuard::remember`],
+/// per issuer, each issuer with at most `capacity` unexpired ids.
+pub trait SharedReplay: Send + Sync {
+    fn remember<'a>(
+        &'a self,
+        issuer: &'a str,
+        jti: &'a str,
+        forget_at: u64,
+        now: u64,
+        capacity: usize,
+    ) -> ReplayFuture<'a>;
+    /// The unexpired ids `issuer` has, as last counted (for the fill-level metric).
+    fn fill(&self, issuer: &str) -> usize;
 }
 
 pub struct ReplayGuard {

@@ -7,7 +7,7 @@
 
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
@@ -20,7 +20,7 @@ use url::Url;
 
 use super::JwtSettings;
 use super::jwks::IssuerKeys;
-use super::replay::{MAX_JTI_BYTES, ReplayError, ReplayGuard};
+use super::replay::{MAX_JTI_BYTES, ReplayError, ReplayGuard, SharedReplay};
 use super::throttle::FailureLimiter;
 
 /// Why a token was refused: for the log only (the caller sees a generic 401). No
@@ -49,6 +49,8 @@ pub enum Rejection {
     WrongAudience,
     Replayed,
     ReplayMemoryFull,
+    /// The shared replay memory is unreachable: not the caller's fault (503, not 401).
+    ReplayMemoryUnreachable,
 }
 
 impl Rejection {
@@ -76,6 +78,7 @@ impl Rejection {
             Rejection::WrongAudience => "wrong-audience",
             Rejection::Replayed => "replayed-jti",
             Rejection::ReplayMemoryFull => "replay-memory-full",
+            Rejection::ReplayMemoryUnreachable => "replay-memory-unreachable",
         }
     }
 }
@@ -200,6 +203,9 @@ pub struct JwtVerifier {
     skew: Duration,
     max_lifetime: Duration,
     client: reqwest::Client,
+    replay_capacity: usize,
+    /// Set when replicas share the store: it replaces each issuer's local guard.
+    shared_replay: Option<Arc<dyn SharedReplay>>,
 }
 
 impl JwtVerifier {
@@ -219,7 +225,15 @@ impl JwtVerifier {
             skew: settings.skew,
             max_lifetime: settings.max_lifetime,
             client,
+            replay_capacity: settings.replay_capacity,
+            shared_replay: None,
         }
+    }
+
+    /// Remember `jti`s in `shared` (the replicas' common store) instead of this process.
+    pub fn with_shared_replay(mut self, shared: Arc<dyn SharedReplay>) -> Self {
+        self.shared_replay = Some(shared);
+        self
     }
 
     /// How long `peer` must still wait before its tokens are looked at again, when it
@@ -239,6 +253,9 @@ impl JwtVerifier {
         self.issuers
             .iter()
             .filter_map(|(name, i)| {
+                if let Some(shared) = &self.shared_replay {
+                    return Some((name.as_str(), shared.fill(name), self.replay_capacity));
+                }
                 let g = i.replay.lock().ok()?;
                 Some((name.as_str(), g.len(), g.capacity()))
             })
@@ -316,15 +333,23 @@ impl JwtVerifier {
         )?;
         // Remember the id until the token is unusable even with skew.
         let forget_at = (claims.exp + skew).ceil() as u64;
-        trusted
-            .replay
-            .lock()
-            .map_err(|_| Rejection::ReplayMemoryFull)?
-            .remember(&claims.jti, forget_at, now as u64)
-            .map_err(|e| match e {
-                ReplayError::Replayed => Rejection::Replayed,
-                ReplayError::Full => Rejection::ReplayMemoryFull,
-            })?;
+        let remembered = match &self.shared_replay {
+            Some(shared) => {
+                shared
+                    .remember(&issuer, &claims.jti, forget_at, now as u64, self.replay_capacity)
+                    .await
+            }
+            None => trusted
+                .replay
+                .lock()
+                .map_err(|_| ReplayError::Full)
+                .and_then(|mut g| g.remember(&claims.jti, forget_at, now as u64)),
+        };
+        remembered.map_err(|e| match e {
+            ReplayError::Replayed => Rejection::Replayed,
+            ReplayError::Full => Rejection::ReplayMemoryFull,
+            ReplayError::Unavailable => Rejection::ReplayMemoryUnreachable,
+        })?;
         Ok(Caller {
             issuer,
             tenant: claims.tenant,

@@ -7,7 +7,25 @@ use crate::engine::{Engine, run_hook};
 use crate::error::ApiError;
 use crate::hooks::feedback::{self, FeedbackError};
 use crate::hooks::limits::json_depth_within;
-use crate::store::{AuditStore, AuditWriter, DecisionRecord, FeedbackRecord, FeedbackWrite, IssuedCard, StoredCard};
+use crate::store::{
+    AuditStore, AuditWriter, DecisionRecord, FeedbackRecord, FeedbackWrite, IssuedCard, StoreError, StoredCard,
+};
+
+/// How long feedback waits for this replica's queued decisions before looking again.
+const FLUSH_FOR_FEEDBACK: std::time::Duration = std::time::Duration::from_secs(2);
+/// With a shared store, a card issued by another replica may still be in that
+/// replica's queue (written within milliseconds): looked for again this often, this long.
+const OTHER_REPLICA_POLL: std::time::Duration = std::time::Duration::from_millis(100);
+const OTHER_REPLICA_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// A store error as the client sees it: an outage is 503 (retry), anything else 500.
+fn store_error(e: &StoreError) -> ApiError {
+    if e.is_unavailable() {
+        ApiError::StoreUnavailable
+    } else {
+        ApiError::Internal
+    }
+}
 
 pub struct AppState {
     pub engine: Engine,
@@ -188,7 +206,7 @@ async fn issued_cards(
         Ok(Ok(cards)) => Ok(cards),
         Ok(Err(e)) => {
             tracing::warn!(error = %e, "feedback cards could not be read");
-            Err(ApiError::Internal)
+            Err(store_error(&e))
         }
         Err(_) => Err(ApiError::Internal),
     }
@@ -219,7 +237,13 @@ pub async fn feedback(
     if cards.iter().any(Option::is_none) {
         // Decisions are written by the audit thread: feedback right after a hook may
         // come before its cards are. Wait for the queue once, then look again.
-        state.audit.flush().await;
+        state.audit.flush_within(FLUSH_FOR_FEEDBACK).await;
+        cards = issued_cards(&state.store, &uuids).await?;
+    }
+    let mut waited = std::time::Duration::ZERO;
+    while state.store.shared() && cards.iter().any(Option::is_none) && waited < OTHER_REPLICA_WAIT {
+        tokio::time::sleep(OTHER_REPLICA_POLL).await;
+        waited += OTHER_REPLICA_POLL;
         cards = issued_cards(&state.store, &uuids).await?;
     }
     // Every item is checked before any is recorded: a request is taken whole or not at all.
@@ -247,7 +271,7 @@ pub async fn feedback(
         Ok(Ok(written)) => written,
         Ok(Err(e)) => {
             tracing::warn!(error = %e, "feedback not recorded");
-            return Err(ApiError::Internal);
+            return Err(store_error(&e));
         }
         Err(_) => return Err(ApiError::Internal),
     };
@@ -280,6 +304,9 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     let store = state.store.clone();
     match web::block(move || store.check_writable()).await {
         Ok(Ok(())) => HttpResponse::Ok().json(serde_json::json!({"status": "ready", "services": services})),
+        Ok(Err(e)) if e.is_unavailable() => {
+            HttpResponse::ServiceUnavailable().json(serde_json::json!({"status": "store unreachable"}))
+        }
         _ => HttpResponse::ServiceUnavailable().json(serde_json::json!({"status": "store not writable"})),
     }
 }
@@ -291,6 +318,9 @@ pub async fn metrics(state: web::Data<AppState>, auth: web::Data<super::Authenti
             state.metrics.set_replay_fill(issuer, ids, capacity);
         }
     }
+    state
+        .metrics
+        .set_audit_queue(state.audit.pending(), state.audit.unwritten());
     HttpResponse::Ok()
         .content_type("application/openmetrics-text; version=1.0.0; charset=utf-8")
         .body(state.metrics.encode())

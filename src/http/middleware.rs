@@ -55,6 +55,16 @@ pub async fn authenticate(
                 Ok(caller) => {
                     req.extensions_mut().insert::<Caller>(caller);
                 }
+                // The shared replay memory is down: fail closed, but as the service's
+                // fault (503 with the reason), not as the caller's failed attempt.
+                Err(reason @ crate::auth::Rejection::ReplayMemoryUnreachable) => {
+                    tracing::warn!(
+                        reason = reason.code(),
+                        "authentication not possible: the store is unreachable"
+                    );
+                    let response = ApiError::StoreUnavailable.error_response();
+                    return Ok(req.into_response(response).map_into_right_body());
+                }
                 Err(reason) => {
                     let error = match verifier.record_failure(peer) {
                         Some(wait) => {

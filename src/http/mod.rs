@@ -29,7 +29,7 @@ impl ResponseError for ApiError {
             ApiError::TooManyFailures(seconds) => {
                 response.insert_header((RETRY_AFTER, seconds.to_string()));
             }
-            ApiError::Busy => {
+            ApiError::Busy | ApiError::StoreUnavailable => {
                 response.insert_header((RETRY_AFTER, "1"));
             }
             // The rest of a stalled body is not worth waiting for: drop the connection.

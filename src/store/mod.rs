@@ -1,6 +1,7 @@
 //! The audit and feedback store: every hook decision and every feedback item, for the
-//! acceptance and override report. Behind a trait so a server database can replace the
-//! embedded SQLite one when several instances run.
+//! acceptance and override report. Behind a trait with two implementations: the embedded
+//! SQLite one (the default, one machine) and PostgreSQL (`CDS_STORE_URL`), which several
+//! replicas share, together with their `jti` replay memory (docs/DEPLOY.md).
 //!
 //! What is stored: hookInstance, service, rules version, timings, counts, each card's
 //! uuid, indicator, main finding, the issuer it was issued to and the override reasons
@@ -8,11 +9,13 @@
 //! offered. The patient appears only as a salted HMAC, to count distinct patients; never
 //! a name, value, token or any text a caller wrote.
 
+pub mod postgres;
 pub mod sqlite;
 pub mod writer;
 
 use chrono::{DateTime, Utc};
 
+pub use postgres::{PgOptions, PgStore};
 pub use sqlite::SqliteStore;
 pub use writer::AuditWriter;
 
@@ -124,9 +127,23 @@ fn percent(part: u64, whole: u64) -> f64 {
     }
 }
 
-#[derive(Debug, thiserror::Error)]
-#[error("audit store: {0}")]
-pub struct StoreError(pub String);
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum StoreError {
+    /// The store refused the call (a constraint, a row it cannot read): trying the same
+    /// again will fail again.
+    #[error("audit store: {0}")]
+    Failed(String),
+    /// The store cannot be reached now (database down, no connection in time): the same
+    /// call may succeed later, so decisions wait rather than being dropped.
+    #[error("audit store unreachable: {0}")]
+    Unavailable(String),
+}
+
+impl StoreError {
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, StoreError::Unavailable(_))
+    }
+}
 
 pub trait AuditStore: Send + Sync {
     fn record_decision(&self, decision: &DecisionRecord) -> Result<(), StoreError>;
@@ -144,6 +161,32 @@ pub trait AuditStore: Send + Sync {
     fn report(&self) -> Result<Vec<KindReport>, StoreError>;
     /// Whether a write would succeed now (for readiness).
     fn check_writable(&self) -> Result<(), StoreError>;
+    /// Whether other processes write to this store too, so a card issued by another
+    /// replica may still be on its way to it.
+    fn shared(&self) -> bool {
+        false
+    }
+}
+
+/// HMAC-SHA256 of `id` under `key`, lower-case hex: the patient hash of every store.
+pub(crate) fn hmac_hex(key: &aws_lc_rs::hmac::Key, id: &str) -> String {
+    // Hex by table: a `format!` per byte was 2% of a hook's instructions.
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let tag = aws_lc_rs::hmac::sign(key, id.as_bytes());
+    let mut out = String::with_capacity(2 * tag.as_ref().len());
+    for b in tag.as_ref() {
+        out.push(HEX[usize::from(b >> 4)] as char);
+        out.push(HEX[usize::from(b & 0x0f)] as char);
+    }
+    out
+}
+
+/// A salt for a store made without one (development only: config requires one from
+/// outside the store with authentication on).
+pub(crate) fn new_salt() -> Result<String, StoreError> {
+    let mut bytes = [0u8; 32];
+    aws_lc_rs::rand::fill(&mut bytes).map_err(|_| StoreError::Failed("no randomness for the salt".into()))?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
 }
 
 /// The report as a table for a terminal.

@@ -68,14 +68,14 @@ pub struct SqliteStore {
 }
 
 fn err(e: impl std::fmt::Display) -> StoreError {
-    StoreError(e.to_string())
+    StoreError::Failed(e.to_string())
 }
 
 impl SqliteStore {
     /// Open (creating if needed) and migrate. `path` `:memory:` keeps nothing on disk.
     /// Without a configured salt, one is made at creation and kept in the database.
     pub fn open(path: &Path, salt: Option<&str>) -> Result<Self, StoreError> {
-        let mut conn = Connection::open(path).map_err(|e| StoreError(format!("{}: {e}", path.display())))?;
+        let mut conn = Connection::open(path).map_err(|e| StoreError::Failed(format!("{}: {e}", path.display())))?;
         conn.pragma_update(None, "journal_mode", "WAL").map_err(err)?;
         conn.pragma_update(None, "synchronous", "NORMAL").map_err(err)?;
         conn.pragma_update(None, "foreign_keys", "ON").map_err(err)?;
@@ -94,7 +94,7 @@ impl SqliteStore {
     fn conn(&self) -> Result<std::sync::MutexGuard<'_, Connection>, StoreError> {
         self.conn
             .lock()
-            .map_err(|_| StoreError("connection lock poisoned".into()))
+            .map_err(|_| StoreError::Failed("connection lock poisoned".into()))
     }
 }
 
@@ -104,7 +104,7 @@ fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
         .map_err(err)?;
     let version = usize::try_from(version).unwrap_or(usize::MAX);
     if version > MIGRATIONS.len() {
-        return Err(StoreError(format!(
+        return Err(StoreError::Failed(format!(
             "the database is at schema {version}, newer than this build ({})",
             MIGRATIONS.len()
         )));
@@ -159,9 +159,7 @@ fn stored_salt(conn: &Connection) -> Result<String, StoreError> {
     if let Some(salt) = existing {
         return Ok(salt);
     }
-    let mut bytes = [0u8; 32];
-    aws_lc_rs::rand::fill(&mut bytes).map_err(|_| StoreError("no randomness for the salt".into()))?;
-    let salt: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    let salt = super::new_salt()?;
     conn.execute("INSERT INTO meta (key, value) VALUES ('salt', ?1)", [&salt])
         .map_err(err)?;
     Ok(salt)
@@ -250,15 +248,7 @@ impl AuditStore for SqliteStore {
     }
 
     fn patient_hash(&self, patient_id: &str) -> String {
-        // Hex by table: a `format!` per byte was 2% of a hook's instructions.
-        const HEX: &[u8; 16] = b"0123456789abcdef";
-        let tag = hmac::sign(&self.salt, patient_id.as_bytes());
-        let mut out = String::with_capacity(2 * tag.as_ref().len());
-        for b in tag.as_ref() {
-            out.push(HEX[usize::from(b >> 4)] as char);
-            out.push(HEX[usize::from(b & 0x0f)] as char);
-        }
-        out
+        super::hmac_hex(&self.salt, patient_id)
     }
 
     fn report(&self) -> Result<Vec<KindReport>, StoreError> {

@@ -5,17 +5,37 @@
 //! (docs/PERFORMANCE.md). The queue is bounded; when the disk cannot keep up, hooks
 //! wait for room rather than lose audit records. Pending decisions are written within
 //! milliseconds, and `flush` (called at shutdown) waits for all of them.
+//!
+//! A store that cannot be reached (a database restarting) is tried again, with backoff,
+//! until it answers: the batch in hand and the queue behind it wait and are written then.
+//! Only decisions the store refuses, or still waiting when the process stops, are lost,
+//! and those are counted (`unwritten`, on /metrics) and logged.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot};
 
-use super::{AuditStore, DecisionRecord};
+use super::{AuditStore, DecisionRecord, StoreError};
 
 /// Decisions waiting to be written, at most.
 const QUEUE_CAPACITY: usize = 4096;
 /// Decisions per transaction, at most.
 const BATCH: usize = 256;
+/// Waits between tries while the store is unreachable: short at first, so a blip costs
+/// little, then no more often than this.
+const FIRST_RETRY: Duration = Duration::from_millis(50);
+const LAST_RETRY: Duration = Duration::from_secs(2);
+
+/// What the writer has in hand and what it gave up on, for /metrics and the logs.
+#[derive(Debug, Default)]
+pub struct WriterCounts {
+    /// Submitted, not yet written or given up.
+    pending: AtomicU64,
+    /// Given up: refused by the store.
+    unwritten: AtomicU64,
+}
 
 enum Message {
     Decision(Box<DecisionRecord>),
@@ -25,23 +45,44 @@ enum Message {
 
 pub struct AuditWriter {
     queue: mpsc::Sender<Message>,
+    counts: Arc<WriterCounts>,
 }
 
 impl AuditWriter {
     /// Start the writer thread for `store`.
     pub fn start(store: Arc<dyn AuditStore>) -> std::io::Result<Self> {
         let (queue, received) = mpsc::channel(QUEUE_CAPACITY);
+        let counts = Arc::new(WriterCounts::default());
+        let shared = counts.clone();
         std::thread::Builder::new()
             .name("audit-writer".into())
-            .spawn(move || write_until_closed(store.as_ref(), received))?;
-        Ok(AuditWriter { queue })
+            .spawn(move || write_until_closed(store.as_ref(), received, &shared))?;
+        Ok(AuditWriter { queue, counts })
     }
 
     /// Queue a decision; waits only when the queue is full.
     pub async fn submit(&self, decision: DecisionRecord) {
+        self.counts.pending.fetch_add(1, Ordering::Relaxed);
         if self.queue.send(Message::Decision(Box::new(decision))).await.is_err() {
+            self.counts.pending.fetch_sub(1, Ordering::Relaxed);
+            self.counts.unwritten.fetch_add(1, Ordering::Relaxed);
             tracing::warn!("decision not recorded: the audit writer has stopped");
         }
+    }
+
+    /// Decisions submitted and not yet written (they wait while the store is unreachable).
+    pub fn pending(&self) -> u64 {
+        self.counts.pending.load(Ordering::Relaxed)
+    }
+
+    /// Decisions that could not be written: refused by the store.
+    pub fn unwritten(&self) -> u64 {
+        self.counts.unwritten.load(Ordering::Relaxed)
+    }
+
+    /// `flush`, for at most `limit`: false if decisions were still waiting then.
+    pub async fn flush_within(&self, limit: Duration) -> bool {
+        tokio::time::timeout(limit, self.flush()).await.is_ok()
     }
 
     /// Wait until every decision submitted before this call is written (or failed).
@@ -53,7 +94,7 @@ impl AuditWriter {
     }
 }
 
-fn write_until_closed(store: &dyn AuditStore, mut received: mpsc::Receiver<Message>) {
+fn write_until_closed(store: &dyn AuditStore, mut received: mpsc::Receiver<Message>, counts: &WriterCounts) {
     let mut batch = Vec::with_capacity(BATCH);
     let mut flushes = Vec::new();
     while let Some(first) = received.blocking_recv() {
@@ -70,7 +111,8 @@ fn write_until_closed(store: &dyn AuditStore, mut received: mpsc::Receiver<Messa
             };
         }
         if !batch.is_empty() {
-            write(store, &batch);
+            write(store, &batch, counts);
+            counts.pending.fetch_sub(batch.len() as u64, Ordering::Relaxed);
             batch.clear();
         }
         for done in flushes.drain(..) {
@@ -79,15 +121,47 @@ fn write_until_closed(store: &dyn AuditStore, mut received: mpsc::Receiver<Messa
     }
 }
 
-/// One transaction for the batch; if it fails, one by one, so a single bad decision
-/// costs only itself. Failures are logged with the store's reason.
-fn write(store: &dyn AuditStore, batch: &[DecisionRecord]) {
-    if store.record_decisions(batch).is_ok() {
+/// One transaction for the batch; if the store refuses it, one by one, so a single bad
+/// decision costs only itself. Refusals are logged with the store's reason and counted.
+fn write(store: &dyn AuditStore, batch: &[DecisionRecord], counts: &WriterCounts) {
+    if until_reachable(counts, || store.record_decisions(batch)).is_ok() {
         return;
     }
     for d in batch {
-        if let Err(e) = store.record_decision(d) {
-            tracing::warn!(error = %e, "decision not recorded");
+        if let Err(e) = until_reachable(counts, || store.record_decision(d)) {
+            let total = counts.unwritten.fetch_add(1, Ordering::Relaxed) + 1;
+            tracing::warn!(error = %e, unwritten_total = total, "decision not recorded");
+        }
+    }
+}
+
+/// Call `write` until the store answers; only a refusal (not an outage) comes back.
+fn until_reachable(counts: &WriterCounts, mut write: impl FnMut() -> Result<(), StoreError>) -> Result<(), StoreError> {
+    let mut wait = FIRST_RETRY;
+    let mut announced = false;
+    loop {
+        match write() {
+            Err(e) if e.is_unavailable() => {
+                if !announced {
+                    tracing::warn!(
+                        error = %e,
+                        waiting = counts.pending.load(Ordering::Relaxed),
+                        "audit store unreachable: decisions wait in the queue until it is back"
+                    );
+                    announced = true;
+                }
+                std::thread::sleep(wait);
+                wait = (wait * 2).min(LAST_RETRY);
+            }
+            result => {
+                if announced {
+                    tracing::info!(
+                        waiting = counts.pending.load(Ordering::Relaxed),
+                        "audit store reachable again: writing the decisions that waited"
+                    );
+                }
+                return result;
+            }
         }
     }
 }
@@ -128,6 +202,72 @@ mod tests {
         }
         writer.flush().await;
         assert_eq!(cards_in(store.as_ref()), 3);
+        assert_eq!((writer.unwritten(), writer.pending()), (1, 0));
+    }
+
+    /// Unreachable for its first `down_for` calls, as a database restarting is.
+    struct Restarting {
+        down_for: Mutex<usize>,
+        written: Mutex<usize>,
+    }
+
+    impl AuditStore for Restarting {
+        fn record_decision(&self, d: &DecisionRecord) -> Result<(), StoreError> {
+            self.record_decisions(std::slice::from_ref(d))
+        }
+        fn record_decisions(&self, ds: &[DecisionRecord]) -> Result<(), StoreError> {
+            let mut down = self.down_for.lock().unwrap();
+            if *down > 0 {
+                *down -= 1;
+                return Err(StoreError::Unavailable("connection refused".into()));
+            }
+            *self.written.lock().unwrap() += ds.len();
+            Ok(())
+        }
+        fn issued_card(&self, _: &str) -> Result<Option<IssuedCard>, StoreError> {
+            Ok(None)
+        }
+        fn record_feedback(&self, _: &FeedbackRecord) -> Result<FeedbackWrite, StoreError> {
+            Ok(FeedbackWrite::Recorded)
+        }
+        fn patient_hash(&self, _: &str) -> String {
+            String::new()
+        }
+        fn report(&self) -> Result<Vec<KindReport>, StoreError> {
+            Ok(Vec::new())
+        }
+        fn check_writable(&self) -> Result<(), StoreError> {
+            Ok(())
+        }
+    }
+
+    #[tokio::test]
+    async fn decisions_wait_while_the_store_is_unreachable_and_are_written_when_it_returns() {
+        let store = Arc::new(Restarting {
+            down_for: Mutex::new(5),
+            written: Mutex::default(),
+        });
+        let writer = AuditWriter::start(store.clone()).unwrap();
+        for i in 0..300 {
+            writer.submit(decision(&format!("card-{i}"))).await;
+        }
+        writer.flush().await;
+        assert_eq!(*store.written.lock().unwrap(), 300);
+        assert_eq!(*store.down_for.lock().unwrap(), 0, "it was tried until it answered");
+        assert_eq!((writer.unwritten(), writer.pending()), (0, 0));
+    }
+
+    #[tokio::test]
+    async fn a_bounded_flush_says_when_decisions_are_still_waiting() {
+        let store = Arc::new(Restarting {
+            down_for: Mutex::new(usize::MAX),
+            written: Mutex::default(),
+        });
+        let writer = AuditWriter::start(store.clone()).unwrap();
+        writer.submit(decision("card-1")).await;
+        assert!(!writer.flush_within(Duration::from_millis(300)).await);
+        assert_eq!(writer.pending(), 1);
+        assert_eq!(*store.written.lock().unwrap(), 0);
     }
 
     /// Counts how many calls reach the store, and how many decisions each carries. The
