@@ -15,6 +15,8 @@ pub struct Cluster {
     port: u16,
     /// The user to run the server as, when we are root.
     run_as: Option<String>,
+    /// fsync on, as a real server has it (measurements); off for tests.
+    durable: bool,
 }
 
 /// Where `initdb` and `pg_ctl` are: CDS_TEST_PG_BIN, else the newest Debian version
@@ -61,6 +63,11 @@ impl Cluster {
     /// A new, empty cluster, or `None` (with a message naming `test`) when PostgreSQL is
     /// not installed here and CI does not require it.
     pub fn start(test: &str) -> Option<Cluster> {
+        Self::start_with(test, false)
+    }
+
+    /// With `durable`, commits wait for the disk as on a real server.
+    pub fn start_with(test: &str, durable: bool) -> Option<Cluster> {
         let Some(bin) = bin_dir() else {
             assert!(
                 std::env::var("CDS_REQUIRE_POSTGRES").as_deref() != Ok("1"),
@@ -85,7 +92,13 @@ impl Cluster {
             .local_addr()
             .unwrap()
             .port();
-        let cluster = Cluster { dir, bin, port, run_as };
+        let cluster = Cluster {
+            dir,
+            bin,
+            port,
+            run_as,
+            durable,
+        };
         let data = cluster.data();
         output(
             cluster
@@ -117,12 +130,13 @@ impl Cluster {
         output(self.command("pg_ctl").arg("-D").arg(self.data()).args(args));
     }
 
-    /// Start (again) on the same port: fsync off, it is thrown away.
+    /// Start (again) on the same port; fsync off unless durable: it is thrown away.
     pub fn resume(&self) {
         let options = format!(
-            "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200",
+            "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync={} -c max_connections=200",
             self.port,
-            self.dir.path().display()
+            self.dir.path().display(),
+            if self.durable { "on" } else { "off" }
         );
         let log = self.dir.path().join("server.log");
         self.pg_ctl(&["-w", "-l", log.to_str().unwrap(), "-o", &options, "start"]);

@@ -338,7 +338,8 @@ async fn load(replicas: &[&Replica], total: usize, concurrency: usize) -> Run {
 #[tokio::test]
 #[ignore = "a measurement: run by hand against the release binary (docs/DEPLOY.md)"]
 async fn measure_what_the_shared_replay_check_adds_to_a_hook() {
-    let Some(cluster) = Cluster::start("measure_what_the_shared_replay_check_adds_to_a_hook") else {
+    // fsync on, as in production: each replay insert commits to disk.
+    let Some(cluster) = Cluster::start_with("measure_what_the_shared_replay_check_adds_to_a_hook", true) else {
         return;
     };
     let keys = keys_file();
