@@ -108,8 +108,9 @@ impl Engine {
     ) -> Result<Engine, String> {
         let catalog = crate::startup::load_catalog(settings).map_err(|e| e.to_string())?;
         let registry = Registry::new(catalog, &settings.profiles)?;
-        let mut fhir =
-            FhirClient::new(settings.fhir_max_response_bytes, settings.fhir_max_pages).map_err(|e| e.to_string())?;
+        let mut fhir = FhirClient::new(settings.fhir_max_response_bytes, settings.fhir_max_pages)
+            .map_err(|e| e.to_string())?
+            .with_resource_cap(settings.limits.max_prefetch_resources);
         if let Some(m) = metrics {
             fhir = fhir.with_metrics(m);
         }
@@ -327,6 +328,8 @@ async fn read_within_deadline(
 ) -> Result<PatientFacts, ApiError> {
     let gathered_count = resource_count(values.iter());
     if gathered_count > engine.limits.max_prefetch_resources {
+        // Freeing a large tree takes tens of milliseconds: not on the worker.
+        tokio::task::spawn_blocking(move || drop(values));
         return Err(ApiError::DataUnavailable(format!(
             "the chart gathered holds {gathered_count} resources; at most {} are read (CDS_MAX_PREFETCH_RESOURCES)",
             engine.limits.max_prefetch_resources

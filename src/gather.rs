@@ -172,6 +172,9 @@ pub async fn gather(
     }
     if !failed.is_empty() {
         failed.sort();
+        // The pages that did arrive may be large: freed off the worker.
+        let values = std::mem::take(&mut gathered.values);
+        tokio::task::spawn_blocking(move || drop(values));
         return Err(GatherError::Unavailable(failed));
     }
     gathered.fetched_keys.sort();

@@ -29,6 +29,8 @@ pub enum FetchError {
     TooManyPages(usize),
     #[error("the request URL is not valid")]
     BadUrl,
+    #[error("a FHIR page holds more than {0} resources; at most {0} are read (CDS_MAX_PREFETCH_RESOURCES)")]
+    TooManyResources(usize),
 }
 
 impl FetchError {
@@ -43,6 +45,7 @@ impl FetchError {
             FetchError::ForeignLink => "foreign-link".into(),
             FetchError::TooManyPages(_) => "too-many-pages".into(),
             FetchError::BadUrl => "bad-url".into(),
+            FetchError::TooManyResources(_) => "too-many-resources".into(),
         }
     }
 }
@@ -52,6 +55,11 @@ pub struct FhirClient {
     http: reqwest::Client,
     max_response_bytes: usize,
     max_pages: usize,
+    /// Most resources one page may hold (the hook's resource cap).
+    max_resources: usize,
+    /// Pages parsed at once: about the cores, so a flood of large pages queues instead of
+    /// crowding the workers off the CPU (a hook still answers at its deadline meanwhile).
+    parsing: Arc<tokio::sync::Semaphore>,
     metrics: Option<Arc<crate::metrics::Metrics>>,
 }
 
@@ -62,12 +70,22 @@ impl FhirClient {
             .connect_timeout(Duration::from_secs(5))
             .user_agent(concat!("omalizumab-cds/", env!("CARGO_PKG_VERSION")))
             .build()?;
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         Ok(FhirClient {
             http,
             max_response_bytes,
             max_pages,
+            max_resources: usize::MAX,
+            parsing: Arc::new(tokio::sync::Semaphore::new(cores)),
             metrics: None,
         })
+    }
+
+    /// Refuse a page holding more resources than a hook may read, inside the parsing
+    /// task: an over-cap page's tree is built and freed there, never on a worker.
+    pub fn with_resource_cap(mut self, max_resources: usize) -> Self {
+        self.max_resources = max_resources;
+        self
     }
 
     /// Record each call's latency and outcome.
@@ -153,13 +171,20 @@ impl FhirClient {
                 body.push(&chunk)
                     .map_err(|_| FetchError::TooLarge(self.max_response_bytes))?;
             }
-            // Off the worker: a large page takes tens of milliseconds to parse, and the
-            // deadline below can only answer for the hook while the worker is free.
+            // Off the worker, a few at a time: a large page takes tens of milliseconds to
+            // parse (and to free), and the deadline can only answer while the worker is free.
             let bytes = body.into_bytes();
-            tokio::task::spawn_blocking(move || serde_json::from_slice::<Value>(&bytes))
-                .await
-                .map_err(|_| FetchError::NotJson)?
-                .map_err(|_| FetchError::NotJson)
+            let _permit = self.parsing.acquire().await.map_err(|_| FetchError::NotJson)?;
+            let max_resources = self.max_resources;
+            tokio::task::spawn_blocking(move || {
+                let page = serde_json::from_slice::<Value>(&bytes).map_err(|_| FetchError::NotJson)?;
+                if crate::hooks::limits::resource_count(std::iter::once(&page)) > max_resources {
+                    return Err(FetchError::TooManyResources(max_resources));
+                }
+                Ok(page)
+            })
+            .await
+            .map_err(|_| FetchError::NotJson)?
         };
         let started = Instant::now();
         let result = tokio::time::timeout_at(deadline, work)
