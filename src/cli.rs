@@ -19,21 +19,24 @@ pub struct Cli {
 pub enum Command {
     /// Run the built-in scenarios through the engine and print the cards (no network).
     Demo {
-        /// Scenario folders, each with a hook-request.json.
-        #[arg(long, env = "CDS_DEMO_FIXTURES", default_value_os_t = crate::demo::default_fixtures_dir())]
-        fixtures: PathBuf,
+        /// Scenario folders, each with a hook-request.json (default: CDS_DEMO_FIXTURES, else
+        /// the built-in scenarios).
+        #[arg(long)]
+        fixtures: Option<PathBuf>,
     },
     /// Build the order-sign hook for a patient on a FHIR R4 server, as an EHR would, and
     /// print the cards.
     Check {
         /// The FHIR server's base URL, e.g. https://r4.smarthealthit.org
-        #[arg(long, env = "CDS_CHECK_FHIR_SERVER")]
-        fhir_server: url::Url,
+        /// (default: CDS_CHECK_FHIR_SERVER)
+        #[arg(long)]
+        fhir_server: Option<url::Url>,
         /// The patient's id on that server.
         #[arg(long)]
         patient: String,
         /// An access token for the server, sent as `Authorization: Bearer`.
-        #[arg(long, env = "CDS_CHECK_TOKEN", hide_env_values = true)]
+        /// (default: CDS_CHECK_TOKEN, which keeps the token off the command line)
+        #[arg(long)]
         token: Option<String>,
         /// The ordered dose in mg.
         #[arg(long)]
@@ -45,8 +48,9 @@ pub enum Command {
         #[arg(long)]
         indication: Option<String>,
         /// How long the FHIR server may take, in seconds (public sandboxes are slow).
-        #[arg(long, env = "CDS_CHECK_TIMEOUT_SECS", default_value_t = 20)]
-        timeout_secs: u64,
+        /// (default: CDS_CHECK_TIMEOUT_SECS, else 20)
+        #[arg(long)]
+        timeout_secs: Option<u64>,
         /// Judge the chart as of this day (YYYY-MM-DD; the order's date): weights, IgE and
         /// ages as they stood then. Default: today.
         #[arg(long)]
@@ -66,7 +70,7 @@ pub enum Command {
 
 pub fn run(cli: Cli) -> Result<(), String> {
     match cli.command {
-        Command::Demo { fixtures } => demo(&fixtures),
+        Command::Demo { fixtures } => demo(fixtures),
         Command::Check {
             fhir_server,
             patient,
@@ -76,15 +80,15 @@ pub fn run(cli: Cli) -> Result<(), String> {
             indication,
             timeout_secs,
             date,
-        } => check(crate::check::CheckOrder {
+        } => check(CheckArgs {
             fhir_server,
             patient,
             token,
-            dose_mg: dose,
+            dose,
             every_weeks,
             indication,
-            timeout: std::time::Duration::from_secs(timeout_secs),
-            as_of: date,
+            timeout_secs,
+            date,
         }),
         Command::Serve => serve(),
         Command::Report => report(),
@@ -118,8 +122,38 @@ fn offline_settings() -> Result<Settings, String> {
     Settings::from_map(&vars).map_err(|e| e.to_string())
 }
 
-fn check(order: crate::check::CheckOrder) -> Result<(), String> {
+/// `check`'s command line; what it leaves out comes from the settings (CDS_CHECK_*).
+struct CheckArgs {
+    fhir_server: Option<url::Url>,
+    patient: String,
+    token: Option<String>,
+    dose: f64,
+    every_weeks: u32,
+    indication: Option<String>,
+    timeout_secs: Option<u64>,
+    date: Option<chrono::NaiveDate>,
+}
+
+fn check(args: CheckArgs) -> Result<(), String> {
+    use secrecy::ExposeSecret;
     let settings = offline_settings()?;
+    let order = crate::check::CheckOrder {
+        fhir_server: args
+            .fhir_server
+            .or_else(|| settings.check.fhir_server.clone())
+            .ok_or("name the FHIR server: --fhir-server or CDS_CHECK_FHIR_SERVER")?,
+        patient: args.patient,
+        token: args
+            .token
+            .or_else(|| settings.check.token.as_ref().map(|t| t.expose_secret().to_string())),
+        dose_mg: args.dose,
+        every_weeks: args.every_weeks,
+        indication: args.indication,
+        timeout: args
+            .timeout_secs
+            .map_or(settings.check.timeout, std::time::Duration::from_secs),
+        as_of: args.date,
+    };
     let runtime = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
     let result = runtime
         .block_on(crate::check::run(&settings, &order))
@@ -128,10 +162,11 @@ fn check(order: crate::check::CheckOrder) -> Result<(), String> {
     Ok(())
 }
 
-fn demo(fixtures: &std::path::Path) -> Result<(), String> {
+fn demo(fixtures: Option<PathBuf>) -> Result<(), String> {
     let settings = offline_settings()?;
+    let fixtures = fixtures.unwrap_or_else(|| settings.scenarios_dir.clone());
     let runtime = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
-    let text = runtime.block_on(crate::demo::run(&settings, fixtures))?;
+    let text = runtime.block_on(crate::demo::run(&settings, &fixtures))?;
     print!("{text}");
     Ok(())
 }

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use secrecy::SecretString;
 use url::Url;
 
 use crate::auth::{AuthSettings, JwtSettings, parse_issuers};
@@ -52,8 +53,12 @@ pub struct Settings {
     /// replay memory included. When set, CDS_STORE_PATH is not used.
     pub postgres: Option<crate::store::PgOptions>,
     /// CDS_AUDIT_SALT or CDS_AUDIT_SALT_FILE: salt for patient-id hashes. Required with
-    /// CDS_AUTH=jwt; in development, one is made and kept in the store.
-    pub audit_salt: Option<String>,
+    /// CDS_AUTH=jwt; in development, one is made and kept in the store. A secret: `Debug`
+    /// never shows it.
+    pub audit_salt: Option<SecretString>,
+    /// CDS_CHECK_FHIR_SERVER, CDS_CHECK_TOKEN, CDS_CHECK_TIMEOUT_SECS: what `check` uses
+    /// when its command line does not say (the token is a secret).
+    pub check: CheckSettings,
     /// CDS_LOG_FORMAT: text or json.
     pub log_format: LogFormat,
     /// CDS_LOG: tracing filter, e.g. `info` or `omalizumab_cds=debug`.
@@ -63,6 +68,14 @@ pub struct Settings {
     pub preview: bool,
     /// CDS_DEMO_FIXTURES: the built-in scenarios the preview lists (and `demo` runs).
     pub scenarios_dir: PathBuf,
+}
+
+/// `check`'s settings from the environment; its command line overrides them.
+#[derive(Debug, Clone)]
+pub struct CheckSettings {
+    pub fhir_server: Option<Url>,
+    pub token: Option<SecretString>,
+    pub timeout: Duration,
 }
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -268,6 +281,14 @@ impl Settings {
             return Err(err("CDS_MAX_BODIES_IN_FLIGHT", "must be positive".into()));
         }
         let postgres = postgres(&get, &number)?;
+        let check = CheckSettings {
+            fhir_server: match get("CDS_CHECK_FHIR_SERVER") {
+                None => None,
+                Some(v) => Some(Url::parse(&v).map_err(|e| err("CDS_CHECK_FHIR_SERVER", format!("`{v}`: {e}")))?),
+            },
+            token: get("CDS_CHECK_TOKEN").map(SecretString::from),
+            timeout: Duration::from_secs(number("CDS_CHECK_TIMEOUT_SECS", 20)?),
+        };
         Ok(Settings {
             bind: get("CDS_BIND").unwrap_or_else(|| "127.0.0.1:8080".into()),
             public_url,
@@ -292,7 +313,8 @@ impl Settings {
                 .map(PathBuf::from)
                 .unwrap_or_else(|| PathBuf::from("omalizumab-cds.sqlite")),
             postgres,
-            audit_salt,
+            audit_salt: audit_salt.map(SecretString::from),
+            check,
             log_format,
             log_filter: get("CDS_LOG").unwrap_or_else(|| "info".into()),
             preview,
@@ -419,6 +441,7 @@ fn audit_salt(get: &dyn Fn(&str) -> Option<String>, required: bool) -> Result<Op
 #[cfg(test)]
 mod tests {
     use super::*;
+    use secrecy::ExposeSecret;
 
     fn vars(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
         pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
@@ -590,15 +613,18 @@ mod tests {
         };
         assert_eq!(with(&[("CDS_AUDIT_SALT", "short")]).unwrap_err().name, "CDS_AUDIT_SALT");
         let salt = "4f9c2b7e1d3a5c8e0f6b2d4a7c9e1b3d";
+        let exposed = |s: Settings| s.audit_salt.map(|v| v.expose_secret().to_string());
         assert_eq!(
-            with(&[("CDS_AUDIT_SALT", salt)]).unwrap().audit_salt.as_deref(),
+            exposed(with(&[("CDS_AUDIT_SALT", salt)]).unwrap()).as_deref(),
             Some(salt)
         );
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("salt");
         std::fs::write(&file, format!("{salt}\n")).unwrap();
         let from_file = with(&[("CDS_AUDIT_SALT_FILE", file.to_str().unwrap())]).unwrap();
-        assert_eq!(from_file.audit_salt.as_deref(), Some(salt));
+        // A secret: Debug never shows it.
+        assert!(!format!("{from_file:?}").contains(salt));
+        assert_eq!(exposed(from_file).as_deref(), Some(salt));
         let missing = with(&[("CDS_AUDIT_SALT_FILE", "/nonexistent/salt")]).unwrap_err();
         assert_eq!(missing.name, "CDS_AUDIT_SALT_FILE");
         let both = with(&[
@@ -607,9 +633,11 @@ mod tests {
         ]);
         assert_eq!(both.unwrap_err().name, "CDS_AUDIT_SALT_FILE");
         // Development keeps the salt made in the store.
-        assert_eq!(
-            Settings::from_map(&vars(&[("CDS_AUTH", "none")])).unwrap().audit_salt,
-            None
+        assert!(
+            Settings::from_map(&vars(&[("CDS_AUTH", "none")]))
+                .unwrap()
+                .audit_salt
+                .is_none()
         );
     }
 }

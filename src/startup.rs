@@ -4,6 +4,7 @@ use std::net::TcpListener;
 use std::sync::Arc;
 
 use actix_web::{App, HttpServer, dev::Server, web};
+use secrecy::ExposeSecret;
 
 use crate::auth::replay::SharedReplay;
 use crate::auth::{AuthSettings, JwtVerifier};
@@ -52,7 +53,7 @@ pub fn open_store(settings: &Settings) -> Result<Arc<dyn AuditStore>, StartupErr
 type Stores = (Arc<dyn AuditStore>, Option<Arc<dyn SharedReplay>>);
 
 fn open_stores(settings: &Settings) -> Result<Stores, StartupError> {
-    let salt = settings.audit_salt.as_deref();
+    let salt = settings.audit_salt.as_ref().map(|s| s.expose_secret());
     match &settings.postgres {
         Some(options) => {
             let store = PgStore::connect(options, salt).map_err(|e| StartupError::Store(e.to_string()))?;
