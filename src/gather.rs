@@ -211,6 +211,7 @@ pub async fn gather(
     }
     let mut failed = Vec::new();
     for (key, result, took) in join_all(fetches).await {
+        client.observe_key(&key, result.is_ok(), took);
         gathered.timings.push((key.clone(), took));
         match result {
             Ok(pages) => {

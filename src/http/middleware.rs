@@ -101,6 +101,8 @@ pub async fn access_log(
         decision = Empty,
         orders = Empty,
         fetched = Empty,
+        unfetched = Empty,
+        fetch_ms = Empty,
         unreadable = Empty,
         other_patient = Empty,
         cards = Empty,

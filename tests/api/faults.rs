@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use wiremock::matchers::any;
 use wiremock::{Mock, ResponseTemplate};
 
-use crate::helpers::{scenario, spawn_app_with};
+use crate::helpers::{scenario, spawn_app, spawn_app_with};
 
 const SIGN: &str = "omalizumab-order-sign";
 
@@ -153,4 +153,117 @@ async fn a_server_that_sends_more_resources_than_the_limit_is_a_412_before_parsi
     let (status, text) = answer(app.post_hook(SIGN, &s.order_sign(None, Some(&app.fhir_base()))).await).await;
     assert_eq!(status, 412, "{text}");
     assert!(text.contains("at most 50 are read"), "{text}");
+}
+
+/// A GET is idempotent: a 503 (a proxy, a server restarting) is tried once more while the
+/// deadline leaves time, and the hook gives the full answer.
+#[tokio::test]
+async fn a_503_is_retried_once_and_the_answer_is_complete() {
+    let app = spawn_app().await;
+    let s = scenario("asthma-adult-dose-mismatch");
+    Mock::given(wiremock::matchers::path("/fhir/Observation"))
+        .respond_with(ResponseTemplate::new(503))
+        .up_to_n_times(2)
+        .with_priority(1)
+        .mount(&app.fhir)
+        .await;
+    s.mount(&app.fhir).await;
+    let body = app.hook_json(SIGN, &s.order_sign(None, Some(&app.fhir_base()))).await;
+    assert_eq!(crate::helpers::extension(&body["cards"][0]), &s.expected);
+    let observation_calls = app
+        .fhir
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .filter(|r| r.url.path() == "/fhir/Observation")
+        .count();
+    // Two keys search Observation; each failed once and was tried again.
+    assert_eq!(observation_calls, 4);
+}
+
+/// A 500 is the server's answer, not a hiccup: not retried, the key is unfetched.
+#[tokio::test]
+async fn a_500_is_not_retried() {
+    let app = spawn_app().await;
+    let s = scenario("asthma-adult-dose-mismatch");
+    Mock::given(wiremock::matchers::path("/fhir/Condition"))
+        .respond_with(ResponseTemplate::new(500))
+        .with_priority(1)
+        .mount(&app.fhir)
+        .await;
+    s.mount(&app.fhir).await;
+    let body = app.hook_json(SIGN, &s.order_sign(None, Some(&app.fhir_base()))).await;
+    assert_eq!(
+        crate::helpers::extension(&body["cards"][0])["unfetched"],
+        json!(["conditions"])
+    );
+    let condition_calls = app
+        .fhir
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .filter(|r| r.url.path() == "/fhir/Condition")
+        .count();
+    assert_eq!(condition_calls, 1);
+}
+
+/// A connection the server resets before answering is tried once more.
+#[tokio::test]
+async fn a_reset_connection_is_retried_once() {
+    use std::io::{Read, Write};
+    // First connection: read the request, then close without a byte. Second: a Patient.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = format!("http://{}/fhir", listener.local_addr().unwrap());
+    let s = scenario("asthma-adult-dose-mismatch");
+    let mut prefetch = s.prefetch();
+    prefetch.as_object_mut().unwrap().remove("patient");
+    let patient = serde_json::to_vec(&s.of_type("Patient")[0]).unwrap();
+    let seen = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = seen.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let mut stream = stream.unwrap();
+            let mut buf = [0u8; 4096];
+            let _ = stream.read(&mut buf);
+            if counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0 {
+                drop(stream);
+                continue;
+            }
+            let head = format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: application/fhir+json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                patient.len()
+            );
+            let _ = stream.write_all(head.as_bytes());
+            let _ = stream.write_all(&patient);
+        }
+    });
+    let app = spawn_app_with(&[("CDS_FHIR_ALLOWED", &base)]).await;
+    let body = app.hook_json(SIGN, &s.order_sign(Some(prefetch), Some(&base))).await;
+    assert_eq!(crate::helpers::extension(&body["cards"][0]), &s.expected, "{body:#}");
+    assert_eq!(seen.load(std::sync::atomic::Ordering::SeqCst), 2);
+}
+
+/// Each key's fetch time is in /metrics, labelled by the profile's key names only.
+#[tokio::test]
+async fn per_key_fetch_times_are_in_the_metrics() {
+    let app = spawn_app().await;
+    let s = scenario("asthma-adult-dose-mismatch");
+    s.mount(&app.fhir).await;
+    let resp = app.post_hook(SIGN, &s.order_sign(None, Some(&app.fhir_base()))).await;
+    assert_eq!(resp.status(), 200);
+    let text = app
+        .client
+        .get(format!("{}/metrics", app.address))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for key in ["patient", "observations", "conditions", "medicationRequests"] {
+        let series = format!(r#"omalizumab_cds_fhir_key_seconds_count{{key="{key}",outcome="fetched"}} 1"#);
+        assert!(text.contains(&series), "{series} not in\n{text}");
+    }
 }
