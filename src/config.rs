@@ -180,7 +180,7 @@ impl Settings {
             }
             fhir_allowed.push(u);
         }
-        let deadline_ms = number("CDS_HOOK_DEADLINE_MS", 450)?;
+        let deadline_ms = number("CDS_HOOK_DEADLINE_MS", 2500)?;
         if deadline_ms == 0 {
             return Err(err("CDS_HOOK_DEADLINE_MS", "must be positive".into()));
         }
@@ -452,7 +452,7 @@ mod tests {
         let s = Settings::from_map(&vars(&[("CDS_AUTH", "none")])).unwrap();
         assert_eq!(s.bind, "127.0.0.1:8080");
         assert_eq!(s.max_body_bytes, 1024 * 1024);
-        assert_eq!(s.hook_deadline, Duration::from_millis(450));
+        assert_eq!(s.hook_deadline, Duration::from_millis(2500));
         assert_eq!(s.profiles, vec!["omalizumab"]);
         assert!(s.fhir_allowed.is_empty());
         assert!(!s.fhir_allow_http);

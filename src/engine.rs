@@ -16,7 +16,7 @@ use crate::fhir::client::FhirClient;
 use crate::fhir::orders::recognise_orders;
 use crate::fhir::parse::parse_value_owned;
 use crate::fhir::prefilter::{may_matter, names_patient};
-use crate::gather::{FhirAccess, FhirAllowlist, GatherError, gather};
+use crate::gather::{FetchBudget, FhirAccess, FhirAllowlist, GatherError, gather};
 use crate::hooks::limits::{RequestLimits, resource_count};
 use crate::hooks::request::{self, HookRequest, RequestError};
 use crate::hooks::response::{
@@ -164,6 +164,10 @@ pub struct HookOutcome {
     pub hook_instance: String,
     pub orders: usize,
     pub fetched_keys: Vec<String>,
+    /// Keys the FHIR server did not give: the card says so and reports no gap for them.
+    pub unfetched_keys: Vec<String>,
+    /// How long each fetched (or attempted) key took, by key.
+    pub fetch_timings: Vec<(String, Duration)>,
     pub unreadable_entries: usize,
     /// Entries the FHIR server or prefetch gave that name another patient: not used.
     pub other_patient_entries: usize,
@@ -232,6 +236,13 @@ fn read_chart(values: Vec<serde_json::Value>, patient_id: &str, profile: &Profil
     facts
 }
 
+/// The part of the hook's deadline the FHIR calls may use: the rest (a fifth, at most
+/// 500 ms) is kept to read the chart, run the rules and answer, so a key that is late
+/// becomes a partial answer rather than a late one.
+pub fn fetch_budget(deadline: Duration) -> Duration {
+    deadline - (deadline / 5).min(Duration::from_millis(500))
+}
+
 pub async fn run_hook(
     engine: &EngineContext<'_>,
     service_id: &str,
@@ -270,7 +281,10 @@ pub async fn run_hook(
         req.prefetch.take(),
         &ctx,
         access,
-        deadline,
+        FetchBudget {
+            until: started + fetch_budget(engine.deadline),
+            length: fetch_budget(engine.deadline),
+        },
     )
     .await
     .map_err(|e| match e {
@@ -278,7 +292,10 @@ pub async fn run_hook(
         GatherError::Unavailable(_) => ApiError::DataUnavailable(e.to_string()),
     })?;
     outcome.fetched_keys = std::mem::take(&mut gathered.fetched_keys);
-    let facts = read_within_deadline(engine, profile, gathered.values, &ctx.patient_id, deadline).await?;
+    outcome.unfetched_keys = gathered.unfetched.iter().map(|u| u.key.clone()).collect();
+    outcome.fetch_timings = std::mem::take(&mut gathered.timings);
+    let mut facts = read_within_deadline(engine, profile, gathered.values, &ctx.patient_id, deadline).await?;
+    facts.unfetched = gathered.unfetched;
     outcome.unreadable_entries = facts.unreadable_entries;
     outcome.other_patient_entries = facts.other_patient_entries;
     let mut cards = Vec::new();
@@ -351,4 +368,17 @@ async fn read_within_deadline(
         .await
         .map_err(|_| ApiError::DataUnavailable("the hook's deadline passed while the chart was read".into()))?
         .map_err(|_| ApiError::DataUnavailable("the chart could not be read".into()))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    #[test]
+    fn the_fetch_budget_keeps_a_fifth_at_most_half_a_second() {
+        let ms = |m| Duration::from_millis(m);
+        assert_eq!(super::fetch_budget(ms(2500)), ms(2000));
+        assert_eq!(super::fetch_budget(ms(300)), ms(240));
+        assert_eq!(super::fetch_budget(ms(10_000)), ms(9_500));
+    }
 }

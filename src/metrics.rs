@@ -37,6 +37,14 @@ struct IssuerLabels {
     issuer: String,
 }
 
+/// A prefetch key of a loaded profile (its name in cards/, never a request value) and
+/// whether it arrived.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct KeyLabels {
+    key: String,
+    outcome: &'static str,
+}
+
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct IndicatorLabels {
     indicator: &'static str,
@@ -105,6 +113,7 @@ pub struct Metrics {
     request_seconds: Family<RouteLabels, Histogram, fn() -> Histogram>,
     fhir_seconds: Histogram,
     fhir_calls: Family<OutcomeLabels, Counter>,
+    fhir_key_seconds: Family<KeyLabels, Histogram, fn() -> Histogram>,
     cards: Family<IndicatorLabels, Counter>,
     replay_ids: Family<IssuerLabels, Gauge>,
     replay_capacity: Gauge,
@@ -127,6 +136,14 @@ impl Default for Metrics {
         );
         let fhir_seconds = latency_histogram();
         let fhir_calls = Family::<OutcomeLabels, Counter>::default();
+        let fhir_key_seconds = Family::<KeyLabels, Histogram, fn() -> Histogram>::new_with_constructor(
+            latency_histogram as fn() -> Histogram,
+        );
+        registry.register(
+            "fhir_key_seconds",
+            "Time to fetch one prefetch key (all its pages), by key and outcome (fetched or unfetched)",
+            fhir_key_seconds.clone(),
+        );
         let cards = Family::<IndicatorLabels, Counter>::default();
         registry.register(
             "http_requests",
@@ -179,6 +196,7 @@ impl Default for Metrics {
             request_seconds,
             fhir_seconds,
             fhir_calls,
+            fhir_key_seconds,
             cards,
             replay_ids,
             replay_capacity,
@@ -211,6 +229,17 @@ impl Metrics {
                 outcome: outcome_label(outcome),
             })
             .inc();
+    }
+
+    /// One prefetch key's fetch. `key` must be a key of a loaded profile (the caller takes
+    /// it from `cards/`), so the series are bounded by the profiles' templates.
+    pub fn observe_fhir_key(&self, key: &str, ok: bool, elapsed: Duration) {
+        self.fhir_key_seconds
+            .get_or_create(&KeyLabels {
+                key: key.to_string(),
+                outcome: if ok { "fetched" } else { "unfetched" },
+            })
+            .observe(elapsed.as_secs_f64());
     }
 
     pub fn count_card(&self, indicator: &str) {

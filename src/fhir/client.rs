@@ -1,8 +1,14 @@
 //! A small FHIR REST client: GET with a bearer token, bounded size, paging.
 //!
-//! Built once at start-up (one connection pool, one TLS config). Redirects are not
+//! Built once at start-up: one reqwest client, which keeps one connection pool per
+//! origin (so one per allowlisted base) and one TLS config. HTTP/2 is used where the
+//! server offers it in TLS (ALPN), HTTP/1.1 keep-alive otherwise. Redirects are not
 //! followed: a FHIR server has no reason to send us elsewhere, and following would
 //! let it point us at any host.
+//!
+//! A GET is idempotent: one that fails with a reset connection or a 502/503 (a proxy or
+//! a server restarting) is sent once more, when the time left before the deadline is at
+//! least what the first try took.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -34,6 +40,12 @@ pub enum FetchError {
 }
 
 impl FetchError {
+    /// A failure worth one more try of an idempotent GET: the connection was reset or
+    /// refused, or a proxy or restarting server said 502 or 503.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, FetchError::Connect | FetchError::Status(502 | 503))
+    }
+
     /// A short label for metrics.
     pub fn kind(&self) -> String {
         match self {
@@ -68,6 +80,8 @@ impl FhirClient {
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(Duration::from_secs(5))
+            .pool_idle_timeout(Duration::from_secs(90))
+            .tcp_nodelay(true)
             .user_agent(concat!("omalizumab-cds/", env!("CARGO_PKG_VERSION")))
             .build()?;
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
@@ -140,7 +154,25 @@ impl FhirClient {
         Ok(pages)
     }
 
+    /// Record how long one prefetch key's fetch took (all its pages), by key: the keys come
+    /// from the profile's templates, never from the caller, so the labels are bounded.
+    pub fn observe_key(&self, key: &str, ok: bool, elapsed: Duration) {
+        if let Some(m) = &self.metrics {
+            m.observe_fhir_key(key, ok, elapsed);
+        }
+    }
+
     async fn get(&self, url: Url, token: Option<&str>, deadline: Instant) -> Result<Value, FetchError> {
+        let started = Instant::now();
+        match self.get_once(url.clone(), token, deadline).await {
+            Err(e) if e.is_transient() && deadline.saturating_duration_since(Instant::now()) >= started.elapsed() => {
+                self.get_once(url, token, deadline).await
+            }
+            result => result,
+        }
+    }
+
+    async fn get_once(&self, url: Url, token: Option<&str>, deadline: Instant) -> Result<Value, FetchError> {
         let mut req = self
             .http
             .get(url)

@@ -129,6 +129,18 @@ fn record_answer(service_id: &str, tenant: Option<&str>, o: &crate::engine::Hook
     span.record("decision", "answered");
     span.record("orders", o.orders);
     span.record("fetched", tracing::field::debug(&o.fetched_keys));
+    if !o.unfetched_keys.is_empty() {
+        span.record("unfetched", tracing::field::debug(&o.unfetched_keys));
+    }
+    if !o.fetch_timings.is_empty() {
+        // key=ms for each key fetched or tried: "observations=812 patient=3".
+        let timings: Vec<String> = o
+            .fetch_timings
+            .iter()
+            .map(|(k, d)| format!("{k}={}", d.as_millis()))
+            .collect();
+        span.record("fetch_ms", timings.join(" "));
+    }
     span.record("unreadable", o.unreadable_entries);
     span.record("other_patient", o.other_patient_entries);
     span.record("cards", tracing::field::debug(&o.indicators));

@@ -111,6 +111,8 @@ pub async fn access_log(
         decision = Empty,
         orders = Empty,
         fetched = Empty,
+        unfetched = Empty,
+        fetch_ms = Empty,
         unreadable = Empty,
         other_patient = Empty,
         cards = Empty,

@@ -256,6 +256,12 @@ pub fn assessment_extension(a: &Assessment) -> Value {
             json!(a.readings.iter().map(|r| r.code()).collect::<Vec<_>>()),
         );
     }
+    if !a.unfetched.is_empty() {
+        ext.insert(
+            "unfetched".into(),
+            json!(a.unfetched.iter().map(|u| u.key.as_str()).collect::<Vec<_>>()),
+        );
+    }
     Value::Object(ext)
 }
 
@@ -440,6 +446,9 @@ fn detail(profile: &Profile, a: &Assessment) -> String {
         if let Some(t) = text.readings.get(r.code()) {
             out.push(format!("*Read with care:* {t}"));
         }
+    }
+    for u in &a.unfetched {
+        out.push(format!("*Not fetched:* {}: {}.", u.key, u.why));
     }
     for n in &a.notes {
         if let Some(t) = text.notes.get(n.key()) {

@@ -17,6 +17,7 @@ mod limits;
 mod operations;
 mod other_patient;
 mod outbound;
+mod partial;
 mod pg;
 mod prefetch;
 mod preview;

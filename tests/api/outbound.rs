@@ -88,5 +88,11 @@ async fn encoded_separators_and_dots_never_leave_the_allowed_base() {
     let mut prefetch = s.prefetch();
     prefetch["observations"] = page1;
     let resp = app.post_hook(SIGN, &s.order_sign(Some(prefetch), Some(&allowed))).await;
-    assert_eq!(resp.status().as_u16(), 412);
+    // Never followed (no call above); that key is unfetched and the card says so.
+    assert_eq!(resp.status().as_u16(), 200);
+    let body: serde_json::Value = resp.json().await.unwrap();
+    assert_eq!(
+        crate::helpers::extension(&body["cards"][0])["unfetched"],
+        serde_json::json!(["observations"])
+    );
 }

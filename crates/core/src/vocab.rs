@@ -138,10 +138,12 @@ pub enum Reading {
     WeightUnreadable,
     LabUnreadable,
     AllergenTestUnreadable,
+    /// Part of the chart could not be fetched from the FHIR server in time.
+    NotFetched,
 }
 
 impl Reading {
-    pub const ALL: [Reading; 10] = [
+    pub const ALL: [Reading; 11] = [
         Reading::DoseFromSig,
         Reading::DoseFromVolume,
         Reading::DoseUnreadable,
@@ -152,6 +154,7 @@ impl Reading {
         Reading::WeightUnreadable,
         Reading::LabUnreadable,
         Reading::AllergenTestUnreadable,
+        Reading::NotFetched,
     ];
 
     /// Only a profile dosed from a lab-and-weight table can produce it.
@@ -174,6 +177,7 @@ impl Reading {
             Reading::WeightUnreadable => "weight-unreadable",
             Reading::LabUnreadable => "ige-unreadable",
             Reading::AllergenTestUnreadable => "allergen-test-unreadable",
+            Reading::NotFetched => "not-fetched",
         }
     }
 }

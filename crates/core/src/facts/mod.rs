@@ -24,6 +24,53 @@ pub struct PatientFacts {
     pub unreadable_entries: usize,
     /// Entries that name another patient (or none): dropped before any rule saw them.
     pub other_patient_entries: usize,
+    /// Parts of the chart the FHIR server did not give (in time, or at all): what they
+    /// hold is unknown, never missing, so nothing absent from them is a gap.
+    pub unfetched: Vec<Unfetched>,
+}
+
+impl PatientFacts {
+    /// Whether every search of this part of the chart arrived.
+    pub fn fetched(&self, part: ChartPart) -> bool {
+        !self.unfetched.iter().any(|u| u.part == part)
+    }
+}
+
+/// Which part of the chart a prefetch key reads (from its template's resource type).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChartPart {
+    Patient,
+    Observations,
+    Conditions,
+    Medications,
+    Allergies,
+    Other,
+}
+
+impl ChartPart {
+    /// The part a FHIR resource type belongs to.
+    pub fn of_resource_type(t: &str) -> ChartPart {
+        match t {
+            "Patient" => ChartPart::Patient,
+            "Observation" => ChartPart::Observations,
+            "Condition" => ChartPart::Conditions,
+            "MedicationRequest" | "MedicationStatement" | "MedicationAdministration" | "Medication" => {
+                ChartPart::Medications
+            }
+            "AllergyIntolerance" => ChartPart::Allergies,
+            _ => ChartPart::Other,
+        }
+    }
+}
+
+/// One prefetch key whose data could not be fetched.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Unfetched {
+    /// The key, as the profile names it (`observations`): a name, never data.
+    pub key: String,
+    pub part: ChartPart,
+    /// Why, in plain words: "the FHIR server did not answer within 2 s".
+    pub why: String,
 }
 
 /// Whether a laboratory value is a result yet (FHIR R4 observation-status).

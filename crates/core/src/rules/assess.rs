@@ -11,7 +11,7 @@ use super::{
     Assessment, DoseFinding, Eligibility, IndicationChoice, IndicationSource, LabValue, MissingInput, Note,
     SafetyAdvice, SupportingResult, WeightValue, billing, dose, indication,
 };
-use crate::facts::{DoseReading, OrderFacts, OrderedDose, OrderedInterval, PatientFacts};
+use crate::facts::{ChartPart, DoseReading, OrderFacts, OrderedDose, OrderedInterval, PatientFacts};
 use crate::profile::{Catalog, DoseTable, Indication, Profile, RequirementCheck, Specificity, TableKind};
 use crate::vocab::{DocumentationGap, OutsideLabel, Reading};
 
@@ -78,8 +78,9 @@ pub fn assess(
         .map(|set| inputs::pretreatment_lab(catalog, profile, facts, set, &history, order_date));
     let needs_lab_and_weight = table.is_some_and(|t| !matches!(t.kind, TableKind::Fixed { .. }));
     if needs_lab_and_weight {
-        check_weight(&mut found, profile, &weight, order_date);
-        check_pretreatment_lab(&mut found, profile, lab.as_ref());
+        let observations = facts.fetched(ChartPart::Observations);
+        check_weight(&mut found, profile, &weight, order_date, observations);
+        check_pretreatment_lab(&mut found, profile, lab.as_ref(), observations);
     }
     let weight = weight.value;
     let pretreatment_lab = match lab.map(|l| l.lab) {
@@ -101,6 +102,9 @@ pub fn assess(
     }
     if facts.other_patient_entries > 0 {
         found.notes.push(Note::OtherPatient);
+    }
+    if !facts.unfetched.is_empty() {
+        found.readings.push(Reading::NotFetched);
     }
     found.tidy();
     Assessment {
@@ -129,6 +133,7 @@ pub fn assess(
         labs_to_order: found.labs_to_order,
         notes: found.notes,
         safety,
+        unfetched: facts.unfetched.clone(),
     }
 }
 
@@ -145,6 +150,8 @@ fn check_indication(
         None if indication::names_unlabeled_condition(profile, facts, order) => {
             found.reasons.push(OutsideLabel::IndicationNotLabeled)
         }
+        // Not fetched is not missing: the diagnosis is unknown, and no gap.
+        None if !facts.fetched(ChartPart::Conditions) => found.unreadable.push(MissingInput::Diagnosis),
         None => {
             found.missing.push(MissingInput::Diagnosis);
             found.gaps.push(DocumentationGap::DiagnosisMissing);
@@ -203,13 +210,15 @@ fn dose_table<'a>(profile: &'a Profile, ind: &Indication, age_years: Option<u32>
     }
 }
 
-/// A current body weight: absent is a gap, unreadable is said so, old is stale.
-fn check_weight(found: &mut Findings, profile: &Profile, weight: &WeightReading, order_date: NaiveDate) {
+/// A current body weight: absent is a gap, unreadable is said so, old is stale. When the
+/// Observation searches did not all arrive, absent or old says nothing (`fetched` false).
+fn check_weight(found: &mut Findings, profile: &Profile, weight: &WeightReading, order_date: NaiveDate, fetched: bool) {
     if weight.unreadable {
         found.readings.push(Reading::WeightUnreadable);
     }
     match &weight.value {
-        None if weight.unreadable => found.unreadable.push(MissingInput::Weight),
+        None if weight.unreadable || !fetched => found.unreadable.push(MissingInput::Weight),
+        Some(_) if !fetched => {}
         None => {
             found.missing.push(MissingInput::Weight);
             found.gaps.push(DocumentationGap::WeightMissing);
@@ -226,8 +235,14 @@ fn check_weight(found: &mut Findings, profile: &Profile, weight: &WeightReading,
 
 /// The pretreatment IgE: drawn before treatment (or after a year off it), a final result,
 /// readable. A test already drawn and awaiting its result is not ordered again.
-fn check_pretreatment_lab(found: &mut Findings, profile: &Profile, lab: Option<&PretreatmentReading>) {
+fn check_pretreatment_lab(found: &mut Findings, profile: &Profile, lab: Option<&PretreatmentReading>, fetched: bool) {
     let pending = lab.is_some_and(|l| l.pending_newer);
+    let found_one = matches!(lab.map(|l| &l.lab), Some(PretreatmentLab::Found(_)));
+    if !fetched && !found_one {
+        // The Observation searches did not all arrive: unknown, not missing.
+        found.unreadable.push(MissingInput::PretreatmentLab);
+        return;
+    }
     if pending {
         found.readings.push(Reading::LabPreliminaryNewer);
     }
@@ -312,6 +327,7 @@ fn check_documentation(
         match documentation::requirement_status(catalog, profile, facts, req, history, order_date) {
             documentation::RequirementStatus::Met => {}
             documentation::RequirementStatus::Unreadable => found.readings.push(Reading::AllergenTestUnreadable),
+            documentation::RequirementStatus::NotMet if !facts.fetched(requirement_part(&req.check)) => {}
             documentation::RequirementStatus::NotMet => {
                 found.gaps.push(DocumentationGap::Requirement(req.gap.clone()));
                 if let RequirementCheck::Observation { set, .. } = &req.check
@@ -321,6 +337,14 @@ fn check_documentation(
                 }
             }
         }
+    }
+}
+
+/// The part of the chart a documentation requirement is checked against.
+fn requirement_part(check: &RequirementCheck) -> ChartPart {
+    match check {
+        RequirementCheck::Therapy(_) => ChartPart::Medications,
+        RequirementCheck::Observation { .. } => ChartPart::Observations,
     }
 }
 

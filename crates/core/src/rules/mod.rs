@@ -109,7 +109,8 @@ pub struct Assessment {
     pub reasons: Vec<OutsideLabel>,
     /// Inputs the chart does not have.
     pub missing: Vec<MissingInput>,
-    /// Inputs the chart has but the service could not read: never reported as missing.
+    /// Inputs the chart has but the service could not read, or that were in a part of the
+    /// chart it could not fetch: never reported as missing.
     pub unreadable: Vec<MissingInput>,
     /// How inputs were read with less certainty, or could not be read.
     pub readings: Vec<Reading>,
@@ -131,6 +132,8 @@ pub struct Assessment {
     pub labs_to_order: Vec<String>,
     pub notes: Vec<Note>,
     pub safety: Vec<SafetyAdvice>,
+    /// The prefetch keys that could not be fetched, and why (from the facts).
+    pub unfetched: Vec<crate::facts::Unfetched>,
 }
 
 impl Assessment {
