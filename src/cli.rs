@@ -26,36 +26,7 @@ pub enum Command {
     },
     /// Build the order-sign hook for a patient on a FHIR R4 server, as an EHR would, and
     /// print the cards.
-    Check {
-        /// The FHIR server's base URL, e.g. https://r4.smarthealthit.org
-        /// (default: CDS_CHECK_FHIR_SERVER)
-        #[arg(long)]
-        fhir_server: Option<url::Url>,
-        /// The patient's id on that server.
-        #[arg(long)]
-        patient: String,
-        /// An access token for the server, sent as `Authorization: Bearer`.
-        /// (default: CDS_CHECK_TOKEN, which keeps the token off the command line)
-        #[arg(long)]
-        token: Option<String>,
-        /// The ordered dose in mg.
-        #[arg(long)]
-        dose: f64,
-        /// The interval in weeks.
-        #[arg(long)]
-        every_weeks: u32,
-        /// An ICD-10-CM code the order gives as its reason, e.g. J45.50.
-        #[arg(long)]
-        indication: Option<String>,
-        /// How long the FHIR server may take, in seconds (public sandboxes are slow).
-        /// (default: CDS_CHECK_TIMEOUT_SECS, else 20)
-        #[arg(long)]
-        timeout_secs: Option<u64>,
-        /// Judge the chart as of this day (YYYY-MM-DD; the order's date): weights, IgE and
-        /// ages as they stood then. Default: today.
-        #[arg(long)]
-        date: Option<chrono::NaiveDate>,
-    },
+    Check(CheckArgs),
     /// Run the CDS Hooks service (settings from CDS_* environment variables).
     Serve,
     /// Print acceptance and override rates per card kind from the audit store
@@ -68,28 +39,43 @@ pub enum Command {
     },
 }
 
+/// `check`'s command line; what it leaves out comes from the settings (CDS_CHECK_*).
+#[derive(Debug, clap::Args)]
+pub struct CheckArgs {
+    /// The FHIR server's base URL, e.g. https://r4.smarthealthit.org
+    /// (default: CDS_CHECK_FHIR_SERVER)
+    #[arg(long)]
+    fhir_server: Option<url::Url>,
+    /// The patient's id on that server.
+    #[arg(long)]
+    patient: String,
+    /// An access token for the server, sent as `Authorization: Bearer`.
+    /// (default: CDS_CHECK_TOKEN, which keeps the token off the command line)
+    #[arg(long)]
+    token: Option<String>,
+    /// The ordered dose in mg.
+    #[arg(long)]
+    dose: f64,
+    /// The interval in weeks.
+    #[arg(long)]
+    every_weeks: u32,
+    /// An ICD-10-CM code the order gives as its reason, e.g. J45.50.
+    #[arg(long)]
+    indication: Option<String>,
+    /// How long the FHIR server may take, in seconds (public sandboxes are slow).
+    /// (default: CDS_CHECK_TIMEOUT_SECS, else 20)
+    #[arg(long)]
+    timeout_secs: Option<u64>,
+    /// Judge the chart as of this day (YYYY-MM-DD; the order's date): weights, IgE and
+    /// ages as they stood then. Default: today.
+    #[arg(long)]
+    date: Option<chrono::NaiveDate>,
+}
+
 pub fn run(cli: Cli) -> Result<(), String> {
     match cli.command {
         Command::Demo { fixtures } => demo(fixtures),
-        Command::Check {
-            fhir_server,
-            patient,
-            token,
-            dose,
-            every_weeks,
-            indication,
-            timeout_secs,
-            date,
-        } => check(CheckArgs {
-            fhir_server,
-            patient,
-            token,
-            dose,
-            every_weeks,
-            indication,
-            timeout_secs,
-            date,
-        }),
+        Command::Check(args) => check(args),
         Command::Serve => serve(),
         Command::Report => report(),
         Command::ValidateCards { dir } => validate_cards(dir.unwrap_or_else(default_cards_dir)),
@@ -120,18 +106,6 @@ fn offline_settings() -> Result<Settings, String> {
         std::env::vars().filter(|(k, _)| k.starts_with("CDS_")).collect();
     vars.insert("CDS_AUTH".into(), "none".into());
     Settings::from_map(&vars).map_err(|e| e.to_string())
-}
-
-/// `check`'s command line; what it leaves out comes from the settings (CDS_CHECK_*).
-struct CheckArgs {
-    fhir_server: Option<url::Url>,
-    patient: String,
-    token: Option<String>,
-    dose: f64,
-    every_weeks: u32,
-    indication: Option<String>,
-    timeout_secs: Option<u64>,
-    date: Option<chrono::NaiveDate>,
 }
 
 fn check(args: CheckArgs) -> Result<(), String> {
