@@ -129,6 +129,7 @@ pub fn assess(
         labs_to_order: found.labs_to_order,
         notes: found.notes,
         safety,
+        acute_use: order.course_of_therapy.iter().any(|c| c == "acute"),
     }
 }
 

@@ -9,6 +9,7 @@ mod documentation;
 mod dose;
 mod indication;
 mod inputs;
+mod severity;
 
 use chrono::NaiveDate;
 
@@ -20,6 +21,7 @@ pub use billing::{BillingAssessment, PresentationBasis};
 pub use dose::{DoseFinding, TableCell};
 pub use indication::{Diagnosis, IndicationChoice, IndicationSource};
 pub use inputs::{DrugHistory, LabValue, WeightValue, trim_number};
+pub use severity::{Finding, Severity, findings, main_finding, nothing_to_do, severity};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Eligibility {
@@ -131,6 +133,9 @@ pub struct Assessment {
     pub labs_to_order: Vec<String>,
     pub notes: Vec<Note>,
     pub safety: Vec<SafetyAdvice>,
+    /// The order suggests acute use (`courseOfTherapyType` acute): the card then states
+    /// the indication's limitation of use. Not in the extension.
+    pub acute_use: bool,
 }
 
 impl Assessment {

@@ -184,6 +184,7 @@ struct ProfileFiles {
     tables: DoseTablesFile,
     lists: CodeListsFile,
     text: TextFile,
+    card: crate::card::CardFile,
 }
 
 fn read_profile_files(dir: &Path, errors: &mut Vec<ProfileError>) -> Option<ProfileFiles> {
@@ -192,12 +193,14 @@ fn read_profile_files(dir: &Path, errors: &mut Vec<ProfileError>) -> Option<Prof
     let tables = read(&dir.join("dose-tables.toml"), errors);
     let lists = read(&dir.join("code-lists.toml"), errors);
     let text = read(&dir.join("text.toml"), errors);
+    let card = read(&dir.join("card.toml"), errors);
     Some(ProfileFiles {
         profile: profile?,
         indications: indications?,
         tables: tables?,
         lists: lists?,
         text: text?,
+        card: card?,
     })
 }
 
@@ -245,15 +248,25 @@ fn load_profile(dir: &Path, common: &common::Common, errors: &mut Vec<ProfileErr
         &indications,
         Checker::new(dir.join("text.toml"), errors),
     );
+    let card_path = dir.join("card.toml");
+    let card = match crate::card::CardTemplates::compile(&files.card) {
+        Ok(t) => Some(t),
+        Err(es) => {
+            let mut c = Checker::new(card_path.clone(), errors);
+            for (field, message) in es {
+                c.error(field, message);
+            }
+            None
+        }
+    };
     if errors.len() > before {
         return None;
     }
-    Some(profile_file::assemble(
-        files.profile,
-        files.text,
-        parts,
-        lists,
-        indications,
-        tables,
-    ))
+    let profile = profile_file::assemble(files.profile, files.text, card?, parts, lists, indications, tables);
+    // Every template rendered for every finding with sample assessments.
+    let mut c = Checker::new(card_path, errors);
+    for (field, message) in crate::card::check(&profile) {
+        c.error(field, message);
+    }
+    (errors.len() == before).then_some(profile)
 }

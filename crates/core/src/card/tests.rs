@@ -1,0 +1,53 @@
+use super::*;
+use crate::profile::Catalog;
+
+fn profile(id: &str) -> &'static Profile {
+    Catalog::shipped().profiles.iter().find(|p| p.id == id).unwrap()
+}
+
+#[test]
+fn the_shipped_templates_render_every_sample() {
+    for id in ["omalizumab", "ocrelizumab"] {
+        assert_eq!(check(profile(id)), Vec::new(), "{id}");
+    }
+}
+
+#[test]
+fn printing_a_value_that_may_be_absent_is_refused_at_load() {
+    let mut p = profile("omalizumab").clone();
+    let mut file: CardFile =
+        toml::from_str(&std::fs::read_to_string(Catalog::shipped().dir.join("omalizumab/card.toml")).unwrap()).unwrap();
+    file.detail.evidence = "weight {{ weight.kg }} kg".into();
+    p.card = CardTemplates::compile(&file).unwrap();
+    let errors = check(&p);
+    assert!(errors.iter().any(|(t, _)| t == "detail.evidence"), "{errors:?}");
+}
+
+#[test]
+fn a_summary_that_could_reach_140_characters_is_refused() {
+    let mut p = profile("omalizumab").clone();
+    let mut file: CardFile =
+        toml::from_str(&std::fs::read_to_string(Catalog::shipped().dir.join("omalizumab/card.toml")).unwrap()).unwrap();
+    file.summary
+        .insert("ok".into(), "{{ drug }} {{ ordered }} is the label dose for {{ indication | default('x') }} and some more words that take the longest indication past the limit".into());
+    p.card = CardTemplates::compile(&file).unwrap();
+    let errors = check(&p);
+    assert!(
+        errors.iter().any(|(t, m)| t == "summary.ok" && m.contains("limit")),
+        "{errors:?}"
+    );
+}
+
+#[test]
+fn a_template_that_does_not_parse_or_a_missing_finding_is_refused() {
+    let mut file: CardFile =
+        toml::from_str(&std::fs::read_to_string(Catalog::shipped().dir.join("omalizumab/card.toml")).unwrap()).unwrap();
+    file.decision.insert("ok".into(), "{% if %}".into());
+    file.severity.remove("gaps");
+    file.severity.insert("dose_matches".into(), "loud".into());
+    let errors = CardTemplates::compile(&file).unwrap_err();
+    let fields: Vec<&str> = errors.iter().map(|(f, _)| f.as_str()).collect();
+    assert!(fields.contains(&"decision.ok"), "{errors:?}");
+    assert!(fields.contains(&"severity.gaps"), "{errors:?}");
+    assert!(fields.contains(&"severity.dose_matches"), "{errors:?}");
+}
