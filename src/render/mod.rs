@@ -346,6 +346,14 @@ mod tests {
     use super::*;
 
     #[test]
+    fn quiet_matches_is_card_or_none() {
+        assert_eq!(QuietMatches::parse(None).unwrap(), QuietMatches::Card);
+        assert_eq!(QuietMatches::parse(Some("card")).unwrap(), QuietMatches::Card);
+        assert_eq!(QuietMatches::parse(Some("none")).unwrap(), QuietMatches::None);
+        assert_eq!(QuietMatches::parse(Some("off")).unwrap_err().name, "CDS_QUIET_MATCHES");
+    }
+
+    #[test]
     fn summaries_are_cut_below_140_characters() {
         let long = "x".repeat(300);
         let s = fit_summary(long);
