@@ -186,6 +186,8 @@ fn every_code_the_rules_produce_needs_card_text() {
         "concurrent-biologics = ",
     );
     assert_error(&e, "text.toml", "reasons", "no text for reason `concurrent-biologic`");
+    let e = errors_after("omalizumab/text.toml", "birth-date = ", "birthdate = ");
+    assert_error(&e, "text.toml", "inputs", "no text for input `birth-date`");
 }
 
 #[test]

@@ -51,3 +51,27 @@ fn a_template_that_does_not_parse_or_a_missing_finding_is_refused() {
     assert!(fields.contains(&"severity.gaps"), "{errors:?}");
     assert!(fields.contains(&"severity.dose_matches"), "{errors:?}");
 }
+
+/// The ocrelizumab profile has its own words, from its own card.toml, with no code of its own.
+#[test]
+fn each_profile_says_it_in_its_own_words() {
+    let (_, ok) = samples::assessments(profile("ocrelizumab"))
+        .into_iter()
+        .find(|(name, _)| name == "ok/partial")
+        .unwrap();
+    let text = card_text(profile("ocrelizumab"), &ok, false).unwrap();
+    assert!(text.detail.starts_with("**Schedule as ordered:**"), "{}", text.detail);
+    assert!(
+        text.detail
+            .contains("**Before the first infusion:** Screen for hepatitis B"),
+        "{}",
+        text.detail
+    );
+    assert!(!text.detail.contains("IgE"), "{}", text.detail);
+    let (_, ok) = samples::assessments(profile("omalizumab"))
+        .into_iter()
+        .find(|(name, _)| name == "ok/partial")
+        .unwrap();
+    let text = card_text(profile("omalizumab"), &ok, false).unwrap();
+    assert!(text.detail.starts_with("**Sign as ordered:**"), "{}", text.detail);
+}

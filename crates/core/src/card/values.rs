@@ -5,7 +5,9 @@
 use serde::Serialize;
 
 use crate::profile::{Dose, Profile};
-use crate::rules::{self, Assessment, DoseFinding, IndicationChoice, IndicationSource, PresentationBasis, trim_number};
+use crate::rules::{
+    self, Assessment, DoseFinding, IndicationChoice, IndicationSource, MissingInput, PresentationBasis, trim_number,
+};
 
 #[derive(Debug, Serialize)]
 pub struct Values {
@@ -30,8 +32,8 @@ pub struct Values {
     pub reason: Option<String>,
     pub reasons: Vec<String>,
     /// Inputs the decision needs that the chart lacks, or has unreadably.
-    pub inputs_missing: Vec<&'static str>,
-    pub inputs_unreadable: Vec<&'static str>,
+    pub inputs_missing: Vec<String>,
+    pub inputs_unreadable: Vec<String>,
     pub order: Order,
     pub label_dose: LabelDose,
     /// Whether the order's dose is the label's (absent when it could not be compared).
@@ -155,6 +157,10 @@ pub struct Gap {
     pub text: String,
 }
 
+fn input_text(profile: &Profile, m: MissingInput) -> String {
+    profile.text.inputs.get(m.code()).cloned().unwrap_or_default()
+}
+
 fn date(d: Option<chrono::NaiveDate>) -> Option<String> {
     d.map(|d| d.to_string())
 }
@@ -191,8 +197,8 @@ impl Values {
             },
             reason: reasons.first().cloned(),
             reasons,
-            inputs_missing: a.missing.iter().map(|m| m.label()).collect(),
-            inputs_unreadable: a.unreadable.iter().map(|m| m.label()).collect(),
+            inputs_missing: a.missing.iter().map(|m| input_text(profile, *m)).collect(),
+            inputs_unreadable: a.unreadable.iter().map(|m| input_text(profile, *m)).collect(),
             order: Order {
                 mg: a.ordered_dose.map(trim_number),
                 interval: a.ordered_interval.map(|i| i.to_string()),

@@ -356,6 +356,8 @@ pub struct ObservationSetFile {
 pub struct TextFile {
     pub reasons: BTreeMap<String, String>,
     pub gaps: BTreeMap<String, String>,
+    /// The card's words for an input the decision needs (`missing body weight`).
+    pub inputs: BTreeMap<String, String>,
     #[serde(default)]
     pub notes: BTreeMap<String, String>,
     /// How an input was read with less certainty, or could not be read: one per reading.

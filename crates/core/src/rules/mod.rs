@@ -51,13 +51,26 @@ pub enum MissingInput {
 }
 
 impl MissingInput {
-    pub fn label(self) -> &'static str {
+    pub const ALL: [MissingInput; 4] = [
+        MissingInput::Diagnosis,
+        MissingInput::Age,
+        MissingInput::Weight,
+        MissingInput::PretreatmentLab,
+    ];
+
+    /// Its key in text.toml `[inputs]`, where the card's word for it is.
+    pub fn code(self) -> &'static str {
         match self {
             MissingInput::Diagnosis => "diagnosis",
-            MissingInput::Age => "birth date",
-            MissingInput::Weight => "body weight",
-            MissingInput::PretreatmentLab => "pretreatment IgE",
+            MissingInput::Age => "birth-date",
+            MissingInput::Weight => "weight",
+            MissingInput::PretreatmentLab => "pretreatment-lab",
         }
+    }
+
+    /// Only a profile dosed from a lab-and-weight table needs these inputs.
+    pub fn needs_dose_table(self) -> bool {
+        matches!(self, MissingInput::Weight | MissingInput::PretreatmentLab)
     }
 }
 

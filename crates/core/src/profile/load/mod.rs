@@ -177,7 +177,7 @@ fn check_service_ids(dir: &Path, profiles: &[Profile], errors: &mut Vec<ProfileE
     }
 }
 
-/// The five files of one profile folder, as written.
+/// The six files of one profile folder, as written.
 struct ProfileFiles {
     profile: ProfileFile,
     indications: IndicationsFile,
@@ -205,7 +205,8 @@ fn read_profile_files(dir: &Path, errors: &mut Vec<ProfileError>) -> Option<Prof
 }
 
 /// One profile: code-lists.toml first (the other files refer to its sets), then
-/// profile.toml, indications.toml, dose-tables.toml and text.toml.
+/// profile.toml, indications.toml, dose-tables.toml and text.toml; then card.toml, whose
+/// templates are compiled and rendered for every finding with sample assessments.
 fn load_profile(dir: &Path, common: &common::Common, errors: &mut Vec<ProfileError>) -> Option<Profile> {
     let before = errors.len();
     let files = read_profile_files(dir, errors)?;

@@ -5,6 +5,7 @@
 use super::Checker;
 use super::indications::Loaded as Indications;
 use crate::profile::files::{ProfileFile, TextFile};
+use crate::rules::MissingInput;
 use crate::vocab::{DocumentationGap, OutsideLabel, Reading};
 
 pub(super) fn check(text: &TextFile, pf: &ProfileFile, indications: &Indications, mut c: Checker<'_>) {
@@ -46,6 +47,14 @@ fn check_vocabulary(text: &TextFile, indications: &Indications, dose_table: bool
     for g in built_in.chain(indications.requirement_gaps.iter().cloned()) {
         if !text.gaps.contains_key(&g) {
             c.error("gaps", format!("no text for gap `{g}`"));
+        }
+    }
+    for m in MissingInput::ALL
+        .into_iter()
+        .filter(|m| dose_table || !m.needs_dose_table())
+    {
+        if !text.inputs.contains_key(m.code()) {
+            c.error("inputs", format!("no text for input `{}`", m.code()));
         }
     }
     for r in Reading::ALL.into_iter().filter(|r| dose_table || !r.needs_dose_table()) {
