@@ -75,3 +75,33 @@ fn each_profile_says_it_in_its_own_words() {
     let text = card_text(profile("omalizumab"), &ok, false).unwrap();
     assert!(text.detail.starts_with("**Sign as ordered:**"), "{}", text.detail);
 }
+
+/// Severity is data: the card takes the worst severity its findings have in card.toml.
+#[test]
+fn the_indicator_is_the_worst_severity_of_the_findings_as_card_toml_states_it() {
+    let shipped = profile("omalizumab");
+    let sample = |name: &str| {
+        samples::assessments(shipped)
+            .into_iter()
+            .find(|(n, _)| n == name)
+            .unwrap()
+            .1
+    };
+    let mut unverified = sample("unverified_table/partial");
+    unverified.billing.wrong_drug_codes.clear();
+    unverified.gaps.clear();
+    assert_eq!(rules::findings(&unverified), [Finding::UnverifiedTable]);
+    assert_eq!(rules::severity(shipped, &unverified), Severity::Info);
+    // A gap on top makes it a warning (`gaps = "warning"`).
+    unverified.gaps.push(crate::vocab::DocumentationGap::DoseMissing);
+    assert_eq!(rules::findings(&unverified), [Finding::UnverifiedTable, Finding::Gaps]);
+    assert_eq!(rules::severity(shipped, &unverified), Severity::Warning);
+    // A pharmacist who rates documentation gaps as info changes the card, not the code.
+    let mut file: CardFile =
+        toml::from_str(&std::fs::read_to_string(Catalog::shipped().dir.join("omalizumab/card.toml")).unwrap()).unwrap();
+    file.severity.insert("gaps".into(), "info".into());
+    let mut p = shipped.clone();
+    p.card = CardTemplates::compile(&file).unwrap();
+    assert_eq!(rules::severity(&p, &unverified), Severity::Info);
+    assert_eq!(rules::severity(&p, &sample("no_dose/bare")), Severity::Critical);
+}
