@@ -68,6 +68,7 @@ pub struct Settings {
     pub preview: bool,
     /// CDS_DEMO_FIXTURES: the built-in scenarios the preview lists (and `demo` runs).
     pub scenarios_dir: PathBuf,
+    pub quiet_matches: crate::render::QuietMatches, // CDS_QUIET_MATCHES (card|none), see README
 }
 
 /// `check`'s settings from the environment; its command line overrides them.
@@ -321,6 +322,7 @@ impl Settings {
             scenarios_dir: get("CDS_DEMO_FIXTURES")
                 .map(PathBuf::from)
                 .unwrap_or_else(crate::demo::default_fixtures_dir),
+            quiet_matches: crate::render::QuietMatches::parse(get("CDS_QUIET_MATCHES").as_deref())?,
         })
     }
 }

@@ -23,7 +23,7 @@ use crate::hooks::response::{
     CDS_HOOKS_VERSION, Card, CdsResponse, Discovery, RULES_VERSION_EXTENSION, ServiceDescriptor,
 };
 use crate::profile::{Catalog, Profile, Service};
-use crate::render::{CardInput, card};
+use crate::render::{CardInput, QuietMatches, card};
 use crate::rules::{Assessment, assess};
 
 /// The services this instance offers, by id, with their profile.
@@ -95,6 +95,7 @@ pub struct Engine {
     pub allowlist: FhirAllowlist,
     pub deadline: Duration,
     pub limits: RequestLimits,
+    pub quiet_matches: QuietMatches,
 }
 
 impl Engine {
@@ -120,6 +121,7 @@ impl Engine {
             allowlist,
             deadline,
             limits: settings.limits,
+            quiet_matches: settings.quiet_matches,
         })
     }
 
@@ -135,6 +137,7 @@ impl Engine {
             allowlist,
             deadline: self.deadline,
             limits: self.limits,
+            quiet_matches: self.quiet_matches,
         }
     }
 
@@ -156,6 +159,7 @@ pub struct EngineContext<'a> {
     pub allowlist: &'a FhirAllowlist,
     pub deadline: Duration,
     pub limits: RequestLimits,
+    pub quiet_matches: QuietMatches,
 }
 
 /// What happened, for the audit log: names and counts only, never patient data.
@@ -307,7 +311,11 @@ pub async fn run_hook(
             order_json: &order.raw,
             patient_id: &ctx.patient_id,
         };
-        let c = card(catalog, profile, &input);
+        // No card for an order with nothing to do when CDS_QUIET_MATCHES=none; cards and
+        // assessments stay one to one.
+        let Some(c) = card(catalog, profile, &input, engine.quiet_matches) else {
+            continue;
+        };
         outcome.indicators.push(c.indicator.code());
         outcome.cards.push(CardRecord {
             uuid: c.uuid.clone(),

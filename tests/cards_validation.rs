@@ -186,16 +186,51 @@ fn every_code_the_rules_produce_needs_card_text() {
         "concurrent-biologics = ",
     );
     assert_error(&e, "text.toml", "reasons", "no text for reason `concurrent-biologic`");
+    let e = errors_after("omalizumab/text.toml", "birth-date = ", "birthdate = ");
+    assert_error(&e, "text.toml", "inputs", "no text for input `birth-date`");
 }
 
 #[test]
 fn a_summary_template_too_long_for_the_spec_is_refused() {
     let e = errors_after(
-        "omalizumab/text.toml",
-        "ok = \"{drug} {ordered} matches the label dose for {indication}\"",
-        "ok = \"{drug} {ordered} matches the label dose for {indication}, as set out in the table of the prescribing information, section two\"",
+        "omalizumab/card.toml",
+        "ok = \"{{ drug }} {{ ordered }} matches the label dose for {{ indication | default('this order') }}\"",
+        "ok = \"{{ drug }} {{ ordered }} matches the label dose for {{ indication | default('this order') }}, as set out in the table of the prescribing information\"",
     );
-    assert_error(&e, "text.toml", "summary.ok", "limit is 139");
+    assert_error(&e, "card.toml", "summary.ok", "limit is 139");
+}
+
+/// Templates are rendered at load for every finding with sample assessments: one that
+/// prints a value that may be absent, does not parse, or names an unknown finding or
+/// severity stops start-up naming card.toml and the template.
+#[test]
+fn a_card_template_that_cannot_render_is_refused() {
+    let e = errors_after(
+        "omalizumab/card.toml",
+        "first_dose = \"**First dose, Boxed warning:**",
+        "first_dose = \"{{ weight.kg }} kg **First dose, Boxed warning:**",
+    );
+    assert_error(&e, "card.toml", "detail.first_dose", "undefined");
+    let e = errors_after(
+        "omalizumab/card.toml",
+        "note = \"*Note:* {{ item.text }}\"",
+        "note = \"{% if %}\"",
+    );
+    assert_error(&e, "card.toml", "detail.note", "syntax error");
+    let e = errors_after("omalizumab/card.toml", "no_dose = \"critical\"", "no_dose = \"loud\"");
+    assert_error(
+        &e,
+        "card.toml",
+        "severity.no_dose",
+        "not one of info, warning, critical",
+    );
+    let e = errors_after(
+        "omalizumab/card.toml",
+        "ok_read_from_text = \"info\"",
+        "ok_from_text = \"info\"",
+    );
+    assert_error(&e, "card.toml", "severity.ok_read_from_text", "missing");
+    assert_error(&e, "card.toml", "severity.ok_from_text", "unknown finding");
 }
 
 #[test]
@@ -230,6 +265,26 @@ fn validate_cards_command_reports_and_fails() {
     assert!(!bad.status.success());
     let err = String::from_utf8_lossy(&bad.stderr);
     assert!(err.contains("dose-tables.toml") && err.contains("lab_bands"), "{err}");
+
+    // A card template that cannot render fails it too.
+    let dir = tempfile::tempdir().unwrap();
+    copy_dir(&cards(), dir.path());
+    let p = dir.path().join("ocrelizumab/card.toml");
+    let text = std::fs::read_to_string(&p)
+        .unwrap()
+        .replacen("{{ item.text }}", "{{ item.text }} {{ age }}", 1);
+    std::fs::write(&p, text).unwrap();
+    let bad = Command::new(bin)
+        .args(["validate-cards"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(!bad.status.success());
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(
+        err.contains("ocrelizumab/card.toml") && err.contains("detail.first_dose"),
+        "{err}"
+    );
 }
 
 /// A profile dosed from a lab-and-weight table needs a text for every code that table can

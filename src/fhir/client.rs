@@ -206,9 +206,12 @@ impl FhirClient {
             // Off the worker, a few at a time: a large page takes tens of milliseconds to
             // parse (and to free), and the deadline can only answer while the worker is free.
             let bytes = body.into_bytes();
-            let _permit = self.parsing.acquire().await.map_err(|_| FetchError::NotJson)?;
+            // The permit travels with the parse: a hook that gives up at its deadline
+            // must not free a slot while its page is still being parsed in the background.
+            let permit = self.parsing.clone().acquire_owned().await.map_err(|_| FetchError::NotJson)?;
             let max_resources = self.max_resources;
             tokio::task::spawn_blocking(move || {
+                let _permit = permit;
                 let page = serde_json::from_slice::<Value>(&bytes).map_err(|_| FetchError::NotJson)?;
                 if crate::hooks::limits::resource_count(std::iter::once(&page)) > max_resources {
                     return Err(FetchError::TooManyResources(max_resources));

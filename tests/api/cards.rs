@@ -137,3 +137,40 @@ async fn csu_mismatch_offers_both_label_doses_as_alternatives() {
             .all(|s| s["isRecommended"] == false)
     );
 }
+
+/// An order that matches the label with a complete chart and nothing else to say (a
+/// renewal named by its reason code): one line by default, no card with
+/// CDS_QUIET_MATCHES=none, still a 200 with `cards: []`.
+#[tokio::test]
+async fn an_order_with_nothing_to_do_gets_one_line_or_no_card() {
+    let mut s = scenario("oracle-medication-administration-pretreatment-ige-used");
+    s.order["reasonCode"] =
+        serde_json::json!([{"coding": [{"system": "http://hl7.org/fhir/sid/icd-10-cm", "code": "J45.50"}]}]);
+    let body = s.order_sign(Some(s.prefetch()), None);
+
+    let app = spawn_app().await;
+    let resp = app.post_hook("omalizumab-order-sign", &body).await;
+    assert_eq!(resp.status(), 200);
+    let v: Value = resp.json().await.unwrap();
+    let card = &v["cards"][0];
+    assert_eq!(card["indicator"], "info");
+    let detail = card["detail"].as_str().unwrap();
+    assert_eq!(
+        detail,
+        "**Dose confirmed:** 300 mg every 2 weeks; bill J2357 x 60 units, CPT 96372, JZ."
+    );
+    assert_eq!(crate::helpers::extension(card)["doseMatches"], true);
+
+    let app = crate::helpers::spawn_app_with(&[("CDS_QUIET_MATCHES", "none")]).await;
+    let resp = app.post_hook("omalizumab-order-sign", &body).await;
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.json::<Value>().await.unwrap(), serde_json::json!({"cards": []}));
+
+    // Anything to say keeps the card: the same order without its reason code has a note.
+    let s = scenario("oracle-medication-administration-pretreatment-ige-used");
+    let resp = app
+        .post_hook("omalizumab-order-sign", &s.order_sign(Some(s.prefetch()), None))
+        .await;
+    let v: Value = resp.json().await.unwrap();
+    assert_eq!(v["cards"].as_array().unwrap().len(), 1);
+}

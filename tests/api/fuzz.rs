@@ -62,6 +62,7 @@ fn run(body: &[u8]) -> Result<(), u16> {
         allowlist: &e.allowlist,
         deadline: std::time::Duration::from_millis(200),
         limits: e.settings.limits,
+        quiet_matches: e.settings.quiet_matches,
     };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()

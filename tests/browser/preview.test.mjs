@@ -133,9 +133,12 @@ try {
     assert.equal(await summary(), "Omalizumab: label table dose is 225 mg every 2 weeks; order is 300 mg every 4 weeks");
     const card = page.locator("[data-testid=card]").first();
     assert.equal(await card.getAttribute("data-indicator"), "warning");
-    // Markdown rendered, not shown raw.
-    assert.equal(await card.locator(".detail strong", { hasText: "Indication:" }).count(), 1);
-    assert.ok(!(await card.locator(".detail").innerText()).includes("**"));
+    // Markdown rendered, not shown raw; the decision first.
+    assert.equal(await card.locator(".detail strong", { hasText: "Change to 225 mg every 2 weeks:" }).count(), 1);
+    const detail = await card.locator(".detail").innerText();
+    assert.ok(!detail.includes("**"));
+    assert.match(detail.split("\n")[0], /^Change to 225 mg every 2 weeks: the Table 1 dose for IgE >200-300 IU\/mL and >70-90 kg\.$/);
+    if (shots) await card.screenshot({ path: join(shots, "card-dose-mismatch.png") });
     const button = card.locator(".suggestions button.recommended");
     assert.match(await button.innerText(), /225 mg every 2 weeks/);
     await button.click();
@@ -159,6 +162,8 @@ try {
     assert.equal(await summary(), "Omalizumab 300 mg every 4 weeks matches the label dose for moderate-to-severe persistent asthma");
     assert.equal(await page.locator("[data-testid=card]").first().getAttribute("data-indicator"), "info");
     assert.deepEqual(await highlighted(), { text: "300 mg every 4 weeks", row: ">200-300", column: "≥30-60" });
+    assert.match(await page.locator("[data-testid=detail]").first().innerText(), /^Sign as ordered: 300 mg every 4 weeks is the Table 1 dose/);
+    if (shots) await page.locator("[data-testid=card]").first().screenshot({ path: join(shots, "card-dose-matches.png") });
     assert.match(await page.locator("#changed").innerText(), /Weight/);
   });
 
@@ -195,7 +200,11 @@ try {
   await check("choosing another indication writes it on the order (CSU: fixed doses)", async () => {
     await change({ indication: "csu", ageYears: 40 });
     assert.equal(await page.locator("#results [data-testid=dose-fixed]").getAttribute("data-table"), "csu");
-    assert.match(await page.locator("[data-testid=detail]").first().innerText(), /named by the order/);
+    // The order now names the indication: the evidence shows it, and there is no note
+    // that the indication was assumed from the chart.
+    const csu = await page.locator("[data-testid=detail]").first().innerText();
+    assert.match(csu, /Evidence: chronic spontaneous urticaria \(L50\.1\)/);
+    assert.ok(!csu.includes("Indication from the chart"), csu);
   });
 
   await check("an unverified food-allergy table says so", async () => {
@@ -210,6 +219,7 @@ try {
     assert.equal(await summary(), "Omalizumab 300 mg every 4 weeks: 1 documentation gap(s) a payer will ask about");
     const gap = page.locator("[data-testid=detail] li code", { hasText: "antihistamine-trial-missing" });
     assert.equal(await gap.count(), 1);
+    if (shots) await page.locator("[data-testid=card]").first().screenshot({ path: join(shots, "card-documentation-gap.png") });
     if (shots) await page.screenshot({ path: join(shots, "preview-documentation-gap.png"), fullPage: true });
   });
 

@@ -7,6 +7,7 @@
 //! API. That boundary is the crate graph's: this crate does not depend on actix, reqwest,
 //! tokio or serde_json, so it cannot use them.
 
+pub mod card;
 pub mod facts;
 pub mod profile;
 pub mod rules;

@@ -243,6 +243,9 @@ pub struct OrderFacts {
     pub instructions: String,
     /// The dosage's sig text(s) as written, for reading a dose the order does not code.
     pub sig: String,
+    /// `courseOfTherapyType` codes (`acute`, `continuous`, `seasonal`): Epic sends `acute`
+    /// for a one-off order, which the card answers with the limitation of use.
+    pub course_of_therapy: Vec<String>,
 }
 
 /// The dose of an order as read, and how it was read.

@@ -54,6 +54,12 @@ pub fn order_facts(
         authored_on,
         instructions,
         sig,
+        course_of_therapy: mr
+            .course_of_therapy_type
+            .iter()
+            .flat_map(|cc| cc.coding.iter())
+            .filter_map(|c| c.code.as_ref().and_then(|v| v.value.clone()))
+            .collect(),
     }
 }
 

@@ -354,41 +354,18 @@ pub struct ObservationSetFile {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TextFile {
-    pub summary: SummaryText,
     pub reasons: BTreeMap<String, String>,
     pub gaps: BTreeMap<String, String>,
+    /// The card's words for an input the decision needs (`missing body weight`).
+    pub inputs: BTreeMap<String, String>,
     #[serde(default)]
     pub notes: BTreeMap<String, String>,
     /// How an input was read with less certainty, or could not be read: one per reading.
     #[serde(default)]
     pub readings: BTreeMap<String, String>,
-    pub suggestions: SuggestionText,
     pub override_reasons: Vec<CodingFile>,
     #[serde(default)]
     pub links: Vec<LinkFile>,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SummaryText {
-    pub ineligible: String,
-    pub no_dose: String,
-    pub dose_mismatch: String,
-    pub undetermined: String,
-    pub gaps: String,
-    pub unverified_table: String,
-    pub ok: String,
-    /// A match, but the dose or interval was read from text or a volume: confirm it.
-    pub ok_read_from_text: String,
-    /// The order's dose or schedule could not be read.
-    pub order_unreadable: String,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SuggestionText {
-    pub use_label_dose: String,
-    pub order_missing_lab: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]

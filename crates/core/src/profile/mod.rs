@@ -86,6 +86,8 @@ pub struct Profile {
     pub safety: Safety,
     pub policy: Policy,
     pub text: TextFile,
+    /// The card's templates and the severity of each finding (`card.toml`).
+    pub card: crate::card::CardTemplates,
 }
 
 impl Profile {

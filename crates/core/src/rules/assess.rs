@@ -134,6 +134,7 @@ pub fn assess(
         notes: found.notes,
         safety,
         unfetched: facts.unfetched.clone(),
+        acute_use: order.course_of_therapy.iter().any(|c| c == "acute"),
     }
 }
 

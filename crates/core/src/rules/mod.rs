@@ -9,6 +9,7 @@ mod documentation;
 mod dose;
 mod indication;
 mod inputs;
+mod severity;
 
 use chrono::NaiveDate;
 
@@ -20,6 +21,7 @@ pub use billing::{BillingAssessment, PresentationBasis};
 pub use dose::{DoseFinding, TableCell};
 pub use indication::{Diagnosis, IndicationChoice, IndicationSource};
 pub use inputs::{DrugHistory, LabValue, WeightValue, trim_number};
+pub use severity::{Finding, Severity, findings, main_finding, nothing_to_do, severity};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Eligibility {
@@ -49,13 +51,26 @@ pub enum MissingInput {
 }
 
 impl MissingInput {
-    pub fn label(self) -> &'static str {
+    pub const ALL: [MissingInput; 4] = [
+        MissingInput::Diagnosis,
+        MissingInput::Age,
+        MissingInput::Weight,
+        MissingInput::PretreatmentLab,
+    ];
+
+    /// Its key in text.toml `[inputs]`, where the card's word for it is.
+    pub fn code(self) -> &'static str {
         match self {
             MissingInput::Diagnosis => "diagnosis",
-            MissingInput::Age => "birth date",
-            MissingInput::Weight => "body weight",
-            MissingInput::PretreatmentLab => "pretreatment IgE",
+            MissingInput::Age => "birth-date",
+            MissingInput::Weight => "weight",
+            MissingInput::PretreatmentLab => "pretreatment-lab",
         }
+    }
+
+    /// Only a profile dosed from a lab-and-weight table needs these inputs.
+    pub fn needs_dose_table(self) -> bool {
+        matches!(self, MissingInput::Weight | MissingInput::PretreatmentLab)
     }
 }
 
@@ -134,6 +149,9 @@ pub struct Assessment {
     pub safety: Vec<SafetyAdvice>,
     /// The prefetch keys that could not be fetched, and why (from the facts).
     pub unfetched: Vec<crate::facts::Unfetched>,
+    /// The order suggests acute use (`courseOfTherapyType` acute): the card then states
+    /// the indication's limitation of use. Not in the extension.
+    pub acute_use: bool,
 }
 
 impl Assessment {

@@ -120,6 +120,7 @@ fn order(mg: Option<f64>, every_weeks: Option<u32>) -> OrderFacts {
         therapy_start: None,
         instructions: String::new(),
         sig: String::new(),
+        course_of_therapy: Vec::new(),
     }
 }
 

@@ -177,13 +177,14 @@ fn check_service_ids(dir: &Path, profiles: &[Profile], errors: &mut Vec<ProfileE
     }
 }
 
-/// The five files of one profile folder, as written.
+/// The six files of one profile folder, as written.
 struct ProfileFiles {
     profile: ProfileFile,
     indications: IndicationsFile,
     tables: DoseTablesFile,
     lists: CodeListsFile,
     text: TextFile,
+    card: crate::card::CardFile,
 }
 
 fn read_profile_files(dir: &Path, errors: &mut Vec<ProfileError>) -> Option<ProfileFiles> {
@@ -192,17 +193,20 @@ fn read_profile_files(dir: &Path, errors: &mut Vec<ProfileError>) -> Option<Prof
     let tables = read(&dir.join("dose-tables.toml"), errors);
     let lists = read(&dir.join("code-lists.toml"), errors);
     let text = read(&dir.join("text.toml"), errors);
+    let card = read(&dir.join("card.toml"), errors);
     Some(ProfileFiles {
         profile: profile?,
         indications: indications?,
         tables: tables?,
         lists: lists?,
         text: text?,
+        card: card?,
     })
 }
 
 /// One profile: code-lists.toml first (the other files refer to its sets), then
-/// profile.toml, indications.toml, dose-tables.toml and text.toml.
+/// profile.toml, indications.toml, dose-tables.toml and text.toml; then card.toml, whose
+/// templates are compiled and rendered for every finding with sample assessments.
 fn load_profile(dir: &Path, common: &common::Common, errors: &mut Vec<ProfileError>) -> Option<Profile> {
     let before = errors.len();
     let files = read_profile_files(dir, errors)?;
@@ -245,15 +249,25 @@ fn load_profile(dir: &Path, common: &common::Common, errors: &mut Vec<ProfileErr
         &indications,
         Checker::new(dir.join("text.toml"), errors),
     );
+    let card_path = dir.join("card.toml");
+    let card = match crate::card::CardTemplates::compile(&files.card) {
+        Ok(t) => Some(t),
+        Err(es) => {
+            let mut c = Checker::new(card_path.clone(), errors);
+            for (field, message) in es {
+                c.error(field, message);
+            }
+            None
+        }
+    };
     if errors.len() > before {
         return None;
     }
-    Some(profile_file::assemble(
-        files.profile,
-        files.text,
-        parts,
-        lists,
-        indications,
-        tables,
-    ))
+    let profile = profile_file::assemble(files.profile, files.text, card?, parts, lists, indications, tables);
+    // Every template rendered for every finding with sample assessments.
+    let mut c = Checker::new(card_path, errors);
+    for (field, message) in crate::card::check(&profile) {
+        c.error(field, message);
+    }
+    (errors.len() == before).then_some(profile)
 }

@@ -339,6 +339,7 @@ fn check_policy(pf: &ProfileFile, lists: &Lists, dosing: &Dosing, c: &mut Checke
 pub(super) fn assemble(
     pf: ProfileFile,
     text: TextFile,
+    card: crate::card::CardTemplates,
     parts: Parts,
     lists: Lists,
     indications: Indications,
@@ -374,5 +375,6 @@ pub(super) fn assemble(
             concurrent_therapy: pf.policy.concurrent_therapy,
         },
         text,
+        card,
     }
 }

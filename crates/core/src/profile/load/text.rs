@@ -1,10 +1,11 @@
 //! `<profile>/text.toml`: a text for every code the rules can produce, well-formed
-//! override reasons and links, and summaries that stay under the spec's limit.
+//! override reasons and links. (Summaries and the other card sentences are templates in
+//! `card.toml`, checked by `card.rs`.)
 
 use super::Checker;
 use super::indications::Loaded as Indications;
-use crate::profile::files::{ProfileFile, SummaryText, TextFile};
-use crate::profile::summary::{SummarySamples, check_summary_template};
+use crate::profile::files::{ProfileFile, TextFile};
+use crate::rules::MissingInput;
 use crate::vocab::{DocumentationGap, OutsideLabel, Reading};
 
 pub(super) fn check(text: &TextFile, pf: &ProfileFile, indications: &Indications, mut c: Checker<'_>) {
@@ -24,18 +25,6 @@ pub(super) fn check(text: &TextFile, pf: &ProfileFile, indications: &Indications
     for (i, l) in text.links.iter().enumerate() {
         if url::Url::parse(&l.url).is_err() {
             c.error(format!("links[{i}].url"), "must be an absolute URL");
-        }
-    }
-    let longest =
-        |it: &mut dyn Iterator<Item = &String>| it.max_by_key(|s| s.chars().count()).cloned().unwrap_or_default();
-    let samples = SummarySamples {
-        drug: pf.profile.display.clone(),
-        longest_indication: longest(&mut indications.indications.iter().map(|i| &i.display)),
-        longest_reason: longest(&mut text.reasons.values()),
-    };
-    for (field, template) in summary_fields(&text.summary) {
-        if let Err(e) = check_summary_template(template, &samples) {
-            c.error(format!("summary.{field}"), e);
         }
     }
 }
@@ -60,23 +49,17 @@ fn check_vocabulary(text: &TextFile, indications: &Indications, dose_table: bool
             c.error("gaps", format!("no text for gap `{g}`"));
         }
     }
+    for m in MissingInput::ALL
+        .into_iter()
+        .filter(|m| dose_table || !m.needs_dose_table())
+    {
+        if !text.inputs.contains_key(m.code()) {
+            c.error("inputs", format!("no text for input `{}`", m.code()));
+        }
+    }
     for r in Reading::ALL.into_iter().filter(|r| dose_table || !r.needs_dose_table()) {
         if !text.readings.contains_key(r.code()) {
             c.error("readings", format!("no text for reading `{r}`"));
         }
     }
-}
-
-fn summary_fields(s: &SummaryText) -> [(&'static str, &str); 9] {
-    [
-        ("ineligible", &s.ineligible),
-        ("no_dose", &s.no_dose),
-        ("dose_mismatch", &s.dose_mismatch),
-        ("undetermined", &s.undetermined),
-        ("gaps", &s.gaps),
-        ("unverified_table", &s.unverified_table),
-        ("ok", &s.ok),
-        ("ok_read_from_text", &s.ok_read_from_text),
-        ("order_unreadable", &s.order_unreadable),
-    ]
 }

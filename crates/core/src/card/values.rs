@@ -1,0 +1,356 @@
+//! The values a card template may use, from one assessment. Numbers are formatted as a
+//! clinician writes them (80 kg, 83.9 kg, IgE 250); an absent value is left out, so a
+//! template that prints it unguarded fails its load-time check.
+
+use serde::Serialize;
+
+use crate::profile::{Dose, Profile};
+use crate::rules::{
+    self, Assessment, DoseFinding, IndicationChoice, IndicationSource, MissingInput, PresentationBasis, trim_number,
+};
+
+#[derive(Debug, Serialize)]
+pub struct Values {
+    /// The profile's display name ("Omalizumab") and the drug's own name.
+    pub drug: String,
+    pub drug_name: String,
+    pub rules_version: String,
+    /// The main finding's key (`dose_mismatch`, ...).
+    pub finding: &'static str,
+    /// The label's indication (`moderate-to-severe persistent asthma`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub indication: Option<String>,
+    /// The diagnosis in the chart's words with its code (`Severe persistent asthma (J45.50)`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub diagnosis: Option<String>,
+    /// `order` or `chart`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub indication_from: Option<&'static str>,
+    pub also_on_chart: Vec<String>,
+    /// The first reason's text, and all of them (text.toml `[reasons]`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    pub reasons: Vec<String>,
+    /// Inputs the decision needs that the chart lacks, or has unreadably.
+    pub inputs_missing: Vec<String>,
+    pub inputs_unreadable: Vec<String>,
+    pub order: Order,
+    pub label_dose: LabelDose,
+    /// Whether the order's dose is the label's (absent when it could not be compared).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dose_matches: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub age: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub weight: Option<Weight>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ige: Option<Lab>,
+    pub supporting: Vec<Supporting>,
+    /// Date of the first recorded dose of the drug.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first_recorded: Option<String>,
+    pub billing: Billing,
+    pub gaps: Vec<Gap>,
+    pub count: usize,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Order {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mg: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub interval: Option<String>,
+    /// The dose as written when it could not be read as mg.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub as_written: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct LabelDose {
+    /// `table_dose`, `no_dose_in_cell`, `out_of_range`, `unverified_table`,
+    /// `lab_bound_in_range`, `options`, `inputs_missing`, `no_table`.
+    pub kind: &'static str,
+    /// The one dose the table gives (`225 mg every 2 weeks`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dose: Option<String>,
+    /// Fixed options; `same_interval` when they share one.
+    pub options: Vec<DoseOption>,
+    pub same_interval: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub table: Option<Table>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct DoseOption {
+    pub mg: u32,
+    pub interval: String,
+    pub dose: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Table {
+    /// As the label titles it, and its part before the first colon (`Table 1`).
+    pub title: String,
+    pub short: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lab_band: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub weight_band: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Weight {
+    pub kg: String,
+    /// The charted value and unit when the chart's unit was not kg.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub charted: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unit: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub date: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Lab {
+    /// With its bound when the lab reported one (`>2000`).
+    pub value: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub date: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Supporting {
+    pub name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub value: Option<String>,
+    pub unit: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub date: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Billing {
+    pub hcpcs: String,
+    pub hcpcs_description: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub units: Option<u32>,
+    pub cpt: String,
+    pub cpt_description: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub modifier: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub discarded_units: Option<u32>,
+    /// The presentation the modifier rests on: `product`, `form`, `assumed_prefilled`, `unknown`.
+    pub basis: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub presentation: Option<String>,
+    pub modifier_discarded: String,
+    pub modifier_nothing_discarded: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub claim_diagnosis: Option<String>,
+    pub prior_authorization: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Gap {
+    pub code: String,
+    pub text: String,
+}
+
+fn input_text(profile: &Profile, m: MissingInput) -> String {
+    profile.text.inputs.get(m.code()).cloned().unwrap_or_default()
+}
+
+fn date(d: Option<chrono::NaiveDate>) -> Option<String> {
+    d.map(|d| d.to_string())
+}
+
+impl Values {
+    pub fn of(profile: &Profile, a: &Assessment) -> Values {
+        let text = &profile.text;
+        let reasons: Vec<String> = a
+            .reasons
+            .iter()
+            .map(|r| text.reasons.get(r.code()).cloned().unwrap_or_default())
+            .collect();
+        let b = &a.billing;
+        let (basis, presentation) = match &b.presentation {
+            PresentationBasis::Product(p) => ("product", Some(p.clone())),
+            PresentationBasis::Form(f) => ("form", Some(f.clone())),
+            PresentationBasis::AssumedPrefilled => ("assumed_prefilled", None),
+            PresentationBasis::Unknown => ("unknown", None),
+        };
+        Values {
+            drug: profile.display.clone(),
+            drug_name: profile.drug.clone(),
+            rules_version: profile.rules_version.clone(),
+            finding: rules::main_finding(a).key(),
+            indication: a.indication.as_ref().map(|i| i.display.clone()),
+            diagnosis: a.indication.as_ref().map(diagnosis_text),
+            indication_from: a.indication.as_ref().map(|i| match i.source {
+                IndicationSource::Order => "order",
+                IndicationSource::Chart { .. } => "chart",
+            }),
+            also_on_chart: match a.indication.as_ref().map(|i| &i.source) {
+                Some(IndicationSource::Chart { others }) => others.clone(),
+                _ => Vec::new(),
+            },
+            reason: reasons.first().cloned(),
+            reasons,
+            inputs_missing: a.missing.iter().map(|m| input_text(profile, *m)).collect(),
+            inputs_unreadable: a.unreadable.iter().map(|m| input_text(profile, *m)).collect(),
+            order: Order {
+                mg: a.ordered_dose.map(trim_number),
+                interval: a.ordered_interval.map(|i| i.to_string()),
+                as_written: a.ordered_dose_as_written.clone(),
+            },
+            label_dose: label_dose(&a.dose),
+            dose_matches: a.dose_matches,
+            age: a.age_years,
+            weight: a.weight.as_ref().map(|w| Weight {
+                kg: trim_number(round_to(w.kg, 1)),
+                charted: w.charted.as_ref().map(|(v, _)| trim_number(round_to(*v, 1))),
+                unit: w.charted.as_ref().map(|(_, u)| u.clone()),
+                date: date(w.date),
+            }),
+            ige: a.pretreatment_lab.as_ref().map(|l| Lab {
+                value: format!(
+                    "{}{}",
+                    l.bound.map(|b| b.symbol()).unwrap_or_default(),
+                    trim_number(l.value.round())
+                ),
+                date: date(l.date),
+            }),
+            supporting: a
+                .supporting
+                .iter()
+                .map(|r| Supporting {
+                    name: r.name.clone(),
+                    value: r.value.as_ref().map(|v| {
+                        format!(
+                            "{}{}",
+                            v.bound.map(|b| b.symbol()).unwrap_or_default(),
+                            trim_number(round_to(v.value, 2))
+                        )
+                    }),
+                    unit: r.unit.clone(),
+                    date: date(r.date),
+                })
+                .collect(),
+            first_recorded: date(a.history.first_dose),
+            billing: Billing {
+                hcpcs: b.hcpcs.clone(),
+                hcpcs_description: profile.billing.hcpcs_description.clone(),
+                units: b.units,
+                cpt: b.administration_cpt.clone(),
+                cpt_description: profile.billing.administration_description.clone(),
+                modifier: b.modifier.clone(),
+                discarded_units: b.discarded_units,
+                basis,
+                presentation,
+                modifier_discarded: profile.billing.modifier_discarded.clone(),
+                modifier_nothing_discarded: profile.billing.modifier_nothing_discarded.clone(),
+                claim_diagnosis: b.claim_diagnosis.as_ref().map(|c| display_icd(&c.code)),
+                prior_authorization: profile.billing.prior_authorization.clone(),
+            },
+            gaps: a
+                .gaps
+                .iter()
+                .map(|g| Gap {
+                    code: g.code().to_string(),
+                    text: text.gaps.get(g.code()).cloned().unwrap_or_default(),
+                })
+                .collect(),
+            count: a.gaps.len(),
+        }
+    }
+}
+
+fn table(title: &str, lab_band: Option<&str>, weight_band: Option<&str>) -> Option<Table> {
+    Some(Table {
+        title: title.to_string(),
+        short: title.split(':').next().unwrap_or(title).trim().to_string(),
+        lab_band: lab_band.map(str::to_string),
+        weight_band: weight_band.map(str::to_string),
+    })
+}
+
+fn label_dose(d: &DoseFinding) -> LabelDose {
+    let options = |o: &[Dose]| -> Vec<DoseOption> {
+        o.iter()
+            .map(|d| DoseOption {
+                mg: d.mg,
+                interval: d.interval.to_string(),
+                dose: d.to_string(),
+            })
+            .collect()
+    };
+    let (kind, dose, opts, tbl) = match d {
+        DoseFinding::NoTable => ("no_table", None, Vec::new(), None),
+        DoseFinding::InputsMissing { table: t } => ("inputs_missing", None, Vec::new(), table(t, None, None)),
+        DoseFinding::TableDose { dose, cell } => (
+            "table_dose",
+            Some(dose.to_string()),
+            Vec::new(),
+            table(&cell.table, Some(&cell.lab_band), Some(&cell.weight_band)),
+        ),
+        DoseFinding::NoDoseInCell { cell } => (
+            "no_dose_in_cell",
+            None,
+            Vec::new(),
+            table(&cell.table, Some(&cell.lab_band), Some(&cell.weight_band)),
+        ),
+        DoseFinding::OutOfRange { table: t, .. } => ("out_of_range", None, Vec::new(), table(t, None, None)),
+        DoseFinding::UnverifiedTable { table: t } => ("unverified_table", None, Vec::new(), table(t, None, None)),
+        DoseFinding::LabBoundInRange { table: t } => ("lab_bound_in_range", None, Vec::new(), table(t, None, None)),
+        DoseFinding::Options { table: t, options: o } => ("options", None, options(o), table(t, None, None)),
+    };
+    let same_interval = opts.windows(2).all(|w| w[0].interval == w[1].interval);
+    LabelDose {
+        kind,
+        dose,
+        options: opts,
+        same_interval,
+        table: tbl,
+    }
+}
+
+/// Round to `places` decimals for display.
+pub fn round_to(v: f64, places: i32) -> f64 {
+    let f = 10f64.powi(places);
+    (v * f).round() / f
+}
+
+/// The diagnosis as the chart words and codes it ("Mild intermittent asthma (SNOMED CT
+/// 427679007)"); the indication's own label only when the chart gave no words.
+pub fn diagnosis_text(i: &IndicationChoice) -> String {
+    match &i.diagnosis {
+        Some(d) => {
+            let code = if d.code.system == "icd10cm" {
+                display_icd(&d.code.code)
+            } else {
+                format!("{} {}", system_label(&d.code.system), d.code.code)
+            };
+            let text = if d.text.is_empty() { &i.display } else { &d.text };
+            format!("{text} ({code})")
+        }
+        None => i.display.clone(),
+    }
+}
+
+fn system_label(system: &str) -> &str {
+    match system {
+        "snomed" => "SNOMED CT",
+        "icd10cm" => "ICD-10-CM",
+        other => other,
+    }
+}
+
+/// Codes are compared without the dot; shown with it (`J4550` -> `J45.50`).
+pub fn display_icd(code: &str) -> String {
+    if code.len() > 3 && !code.contains('.') {
+        format!("{}.{}", &code[..3], &code[3..])
+    } else {
+        code.to_string()
+    }
+}
