@@ -208,7 +208,12 @@ impl FhirClient {
             let bytes = body.into_bytes();
             // The permit travels with the parse: a hook that gives up at its deadline
             // must not free a slot while its page is still being parsed in the background.
-            let permit = self.parsing.clone().acquire_owned().await.map_err(|_| FetchError::NotJson)?;
+            let permit = self
+                .parsing
+                .clone()
+                .acquire_owned()
+                .await
+                .map_err(|_| FetchError::NotJson)?;
             let max_resources = self.max_resources;
             tokio::task::spawn_blocking(move || {
                 let _permit = permit;
