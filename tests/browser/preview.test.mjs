@@ -7,11 +7,11 @@
 //   PREVIEW_SCREENSHOTS  a folder to write the docs/ screenshots to (optional)
 //
 // Exits non-zero on the first failed check, naming it.
-import { spawn } from "node:child_process";
 import { readdirSync, existsSync, readFileSync, mkdirSync } from "node:fs";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import assert from "node:assert/strict";
+import { startService } from "./service.mjs";
 import { chromium } from "playwright-core";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
@@ -25,42 +25,6 @@ const scenarioNames = readdirSync(scenariosDir)
   .filter((d) => existsSync(join(scenariosDir, d, "hook-request.json")))
   .sort();
 
-// The service, on a port it picks itself; its JSON log line says which.
-function startService() {
-  return new Promise((resolve, reject) => {
-    const child = spawn(bin, ["serve"], {
-      env: {
-        PATH: process.env.PATH,
-        CDS_AUTH: "none",
-        CDS_BIND: "127.0.0.1:0",
-        CDS_STORE_PATH: ":memory:",
-        CDS_CARDS_DIR: join(root, "cards"),
-        CDS_DEMO_FIXTURES: scenariosDir,
-        CDS_LOG_FORMAT: "json",
-      },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let seen = "";
-    const timer = setTimeout(() => reject(new Error(`the service did not start:\n${seen}`)), 30000);
-    const read = (chunk) => {
-      seen += chunk;
-      for (const line of seen.split("\n")) {
-        try {
-          const entry = JSON.parse(line);
-          const port = entry.message === "omalizumab-cds listening" && (entry.port ?? entry.fields?.port);
-          if (port) {
-            clearTimeout(timer);
-            resolve({ child, base: `http://127.0.0.1:${port}` });
-          }
-        } catch {}
-      }
-    };
-    child.stdout.on("data", read);
-    child.stderr.on("data", read);
-    child.on("exit", (code) => reject(new Error(`the service exited (${code}):\n${seen}`)));
-  });
-}
-
 const checks = [];
 async function check(name, fn) {
   try {
@@ -73,7 +37,7 @@ async function check(name, fn) {
   }
 }
 
-const { child, base } = await startService();
+const { child, base } = await startService(bin, root, { CDS_DEMO_FIXTURES: scenariosDir });
 const browser = await chromium.launch({
   executablePath: browserPath,
   headless: true,

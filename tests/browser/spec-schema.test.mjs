@@ -5,11 +5,11 @@
 //   OMALIZUMAB_CDS_BIN   the service binary (required)
 //
 // Exits non-zero on the first answer that does not conform, naming it and the schema error.
-import { spawn } from "node:child_process";
 import { readdirSync, existsSync, readFileSync } from "node:fs";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import assert from "node:assert/strict";
+import { startService } from "./service.mjs";
 import Ajv from "ajv";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
@@ -27,42 +27,7 @@ function conforms(name, value, what) {
   assert.ok(validate(value), `${what} is not a CDS Hooks ${name}: ${ajv.errorsText(validate.errors)}\n${JSON.stringify(value).slice(0, 2000)}`);
 }
 
-function startService() {
-  return new Promise((resolve, reject) => {
-    const child = spawn(bin, ["serve"], {
-      env: {
-        PATH: process.env.PATH,
-        CDS_AUTH: "none",
-        CDS_BIND: "127.0.0.1:0",
-        CDS_STORE_PATH: ":memory:",
-        CDS_CARDS_DIR: join(root, "cards"),
-        CDS_LOG_FORMAT: "json",
-        CDS_CORS_ORIGINS: "https://sandbox.example",
-      },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let seen = "";
-    const timer = setTimeout(() => reject(new Error(`the service did not start:\n${seen}`)), 30000);
-    const read = (chunk) => {
-      seen += chunk;
-      for (const line of seen.split("\n")) {
-        try {
-          const entry = JSON.parse(line);
-          const port = entry.message === "omalizumab-cds listening" && (entry.port ?? entry.fields?.port);
-          if (port) {
-            clearTimeout(timer);
-            resolve({ child, base: `http://127.0.0.1:${port}` });
-          }
-        } catch {}
-      }
-    };
-    child.stdout.on("data", read);
-    child.stderr.on("data", read);
-    child.on("exit", (code) => reject(new Error(`the service exited (${code}):\n${seen}`)));
-  });
-}
-
-const { child, base } = await startService();
+const { child, base } = await startService(bin, root, { CDS_CORS_ORIGINS: "https://sandbox.example" });
 let checked = 0;
 try {
   const discovery = await (await fetch(`${base}/cds-services`)).json();
