@@ -122,6 +122,11 @@ fn causes(e: &dyn std::error::Error) -> String {
 
 /// Run the check and return the hook's result.
 pub async fn run(settings: &Settings, order: &CheckOrder) -> Result<HookResult, CheckError> {
+    Ok(run_described(settings, order).await?.0)
+}
+
+/// As `run`, with the answer as the terminal shows it (`present::hook_result_text`).
+pub async fn run_described(settings: &Settings, order: &CheckOrder) -> Result<(HookResult, String), CheckError> {
     probe(order).await?;
     // The operator named this server on the command line: it is the allowlist.
     let allowlist = FhirAllowlist {
@@ -137,7 +142,10 @@ pub async fn run(settings: &Settings, order: &CheckOrder) -> Result<HookResult, 
     let today = order.as_of.unwrap_or_else(|| chrono::Utc::now().date_naive());
     let body =
         serde_json::to_vec(&hook_request(order, &drug_name, today)).map_err(|e| CheckError::Setup(e.to_string()))?;
-    run_hook(&engine, &service_id, &body, today)
+    let result = run_hook(&engine, &service_id, &body, today)
         .await
-        .map_err(|e| CheckError::Hook(e.status(), e.to_string()))
+        .map_err(|e| CheckError::Hook(e.status(), e.to_string()))?;
+    let profile = built.order_sign_service().map(|(p, _)| p).expect("found above");
+    let text = crate::present::hook_result_text(profile, &result);
+    Ok((result, text))
 }

@@ -129,10 +129,10 @@ fn check(args: CheckArgs) -> Result<(), String> {
         as_of: args.date,
     };
     let runtime = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
-    let result = runtime
-        .block_on(crate::check::run(&settings, &order))
+    let (_, text) = runtime
+        .block_on(crate::check::run_described(&settings, &order))
         .map_err(|e| e.to_string())?;
-    print!("{}", crate::present::hook_result_text(&result));
+    print!("{text}");
     Ok(())
 }
 

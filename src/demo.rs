@@ -43,9 +43,9 @@ pub fn scenarios(dir: &Path) -> Result<Vec<(String, PathBuf)>, String> {
 pub async fn run(settings: &Settings, dir: &Path) -> Result<String, String> {
     // No FHIR server is allowed: every scenario's prefetch is complete.
     let built = Engine::build(settings, FhirAllowlist::default(), settings.hook_deadline, None)?;
-    let service_id = built
+    let (profile, service_id) = built
         .order_sign_service()
-        .map(|(_, s)| s.id.clone())
+        .map(|(p, s)| (p, s.id.clone()))
         .ok_or("no order-sign service is offered")?;
     let engine = built.context();
     let today = chrono::Utc::now().date_naive();
@@ -57,7 +57,7 @@ pub async fn run(settings: &Settings, dir: &Path) -> Result<String, String> {
             Err(e) => {
                 let _ = writeln!(out, "  the service answered {} {}: {e}\n", e.status(), e.code());
             }
-            Ok(result) => out.push_str(&hook_result_text(&result)),
+            Ok(result) => out.push_str(&hook_result_text(profile, &result)),
         }
     }
     Ok(out)

@@ -16,7 +16,7 @@ use serde_json::{Map, Value};
 use tokio::time::Instant;
 use url::Url;
 
-use crate::facts::{ChartPart, Unfetched};
+use crate::facts::{ChartPart, NotFetched, NotFetchedReason, Unfetched};
 use crate::fhir::client::{FetchError, FhirClient};
 use crate::fhir::parse::{is_operation_outcome, next_link_of};
 use crate::hooks::prefetch;
@@ -77,12 +77,29 @@ pub fn budget_words(d: std::time::Duration) -> String {
     }
 }
 
-/// Why a key was not fetched, in the card's words.
+/// Why a key was not fetched, for the 412's message (the integrator reads it).
 fn why_unfetched(e: &FetchError, budget: std::time::Duration) -> String {
     match e {
         FetchError::Timeout => format!("the FHIR server did not answer within {}", budget_words(budget)),
         other => other.to_string(),
     }
+}
+
+/// Why a key was not fetched, for the card: a reason and its value; the words are the
+/// profile's.
+fn not_fetched(e: &FetchError, budget: std::time::Duration) -> NotFetched {
+    let (reason, value) = match e {
+        FetchError::Timeout => (NotFetchedReason::Timeout, Some(budget_words(budget))),
+        FetchError::Status(s) => (NotFetchedReason::Status, Some(s.to_string())),
+        FetchError::Connect => (NotFetchedReason::Unreachable, None),
+        FetchError::TooLarge(n) => (NotFetchedReason::TooLarge, Some(n.to_string())),
+        FetchError::NotJson => (NotFetchedReason::NotJson, None),
+        FetchError::ForeignLink => (NotFetchedReason::ForeignLink, None),
+        FetchError::TooManyPages(n) => (NotFetchedReason::TooManyPages, Some(n.to_string())),
+        FetchError::BadUrl => (NotFetchedReason::BadUrl, None),
+        FetchError::TooManyResources(n) => (NotFetchedReason::TooManyResources, Some(n.to_string())),
+    };
+    NotFetched { reason, value }
 }
 
 /// The part of the chart a template reads: its resource type, before `/` or `?`.
@@ -240,7 +257,7 @@ pub async fn gather(
         .map(|(k, e)| Unfetched {
             key: k.clone(),
             part: part(k),
-            why: why_unfetched(e, budget.length),
+            why: not_fetched(e, budget.length),
         })
         .collect();
     gathered.fetched_keys.sort();

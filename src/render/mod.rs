@@ -14,9 +14,9 @@ use crate::hooks::response::{
 };
 use crate::profile::summary::SUMMARY_MAX_CHARS;
 use crate::profile::{Catalog, CodingFile, Dose, Interval, Profile};
-use crate::rules::{self, Assessment, DoseFinding, Severity, trim_number};
+use crate::rules::{self, Assessment, DoseFinding, Severity};
 
-pub use cds_core::card::values::{diagnosis_text, display_icd, round_to};
+pub use cds_core::card::values::display_icd;
 
 /// CDS_QUIET_MATCHES: what an order that matches the label with a complete chart, and
 /// nothing else to say, gets (`rules::nothing_to_do`): a one-line info card (`card`, the
@@ -210,29 +210,6 @@ pub fn assessment_extension(a: &Assessment) -> Value {
     Value::Object(ext)
 }
 
-/// Weight as a clinician writes it: to 0.1 kg, with the charted value only when the chart's
-/// unit was not kg ("185 [lb_av] = 83.9 kg").
-pub(crate) fn weight_text(w: &crate::rules::WeightValue) -> String {
-    let kg = format!("{} kg", trim_number(round_to(w.kg, 1)));
-    match &w.charted {
-        Some((value, unit)) => format!("{} {unit} = {kg}", trim_number(round_to(*value, 1))),
-        None => kg,
-    }
-}
-
-/// IgE as an integer in IU/mL, with its bound when the lab reported one (">2000 IU/mL").
-pub(crate) fn ige_text(l: &crate::rules::LabValue) -> String {
-    format!(
-        "{}{} IU/mL",
-        l.bound.map(|b| b.symbol()).unwrap_or_default(),
-        trim_number(l.value.round())
-    )
-}
-
-pub(crate) fn date_suffix(d: Option<chrono::NaiveDate>) -> String {
-    d.map(|d| format!(", {d}")).unwrap_or_default()
-}
-
 fn suggestions(
     catalog: &Catalog,
     profile: &Profile,
@@ -250,7 +227,7 @@ fn suggestions(
             label,
             uuid: uuid::Uuid::new_v4().to_string(),
             is_recommended: recommended,
-            actions: vec![update_order(catalog, input.order_json, d, description)],
+            actions: vec![update_order(catalog, input.order_json, d, description, profile)],
         })
     };
     if a.dose_matches == Some(false) {
@@ -306,7 +283,7 @@ fn suggestions(
 }
 
 /// The whole draft MedicationRequest with the first dosage set to `dose`.
-fn update_order(catalog: &Catalog, order: &Value, dose: &Dose, description: String) -> Action {
+fn update_order(catalog: &Catalog, order: &Value, dose: &Dose, description: String, profile: &Profile) -> Action {
     let mut resource = order.clone();
     let ucum = catalog.system_uri("ucum").to_string();
     let (period, unit) = match dose.interval {
@@ -337,7 +314,16 @@ fn update_order(catalog: &Catalog, order: &Value, dose: &Dose, description: Stri
     timing["repeat"] = json!({ "frequency": 1, "period": period, "periodUnit": unit });
     if let Some(t) = first.get_mut("text") {
         // Free text that contradicts the coded dose would confuse the next reader.
-        *t = json!(format!("{dose}"));
+        match cds_core::card::values::dose_words(profile, dose) {
+            Ok(words) => *t = json!(words),
+            Err(e) => {
+                tracing::error!(template = %e.template, error = %e.message, "dose phrase failed");
+                // Better no free text than one that contradicts the coded dose.
+                if let Some(d) = first.as_object_mut() {
+                    d.remove("text");
+                }
+            }
+        }
     }
     Action {
         action_type: ActionType::Update,
@@ -369,68 +355,10 @@ mod tests {
     }
 
     #[test]
-    fn the_diagnosis_is_shown_in_the_charts_words_with_its_code() {
-        use crate::profile::{Code, Specificity};
-        use crate::rules::{Diagnosis, IndicationChoice, IndicationSource};
-        let choice = |diagnosis| IndicationChoice {
-            id: "asthma".into(),
-            display: "moderate-to-severe persistent asthma".into(),
-            source: IndicationSource::Order,
-            specificity: Specificity::Nonspecific,
-            claim_code: None,
-            diagnosis,
-        };
-        let mild = Diagnosis {
-            text: "Mild intermittent asthma".into(),
-            code: Code::new("snomed", "427679007"),
-        };
-        assert_eq!(
-            diagnosis_text(&choice(Some(mild))),
-            "Mild intermittent asthma (SNOMED CT 427679007)"
-        );
-        let icd = Diagnosis {
-            text: "Extrinsic asthma, mild intermittent, with acute exacerbation".into(),
-            code: Code::new("icd10cm", "J45.21"),
-        };
-        assert_eq!(
-            diagnosis_text(&choice(Some(icd))),
-            "Extrinsic asthma, mild intermittent, with acute exacerbation (J45.21)"
-        );
-        assert_eq!(diagnosis_text(&choice(None)), "moderate-to-severe persistent asthma");
-    }
-
-    #[test]
     fn icd_codes_show_with_their_dot() {
         assert_eq!(display_icd("J4550"), "J45.50");
         assert_eq!(display_icd("Z910110"), "Z91.0110");
         assert_eq!(display_icd("L501"), "L50.1");
         assert_eq!(display_icd("J45.50"), "J45.50");
-    }
-
-    #[test]
-    fn numbers_are_shown_once_as_a_clinician_writes_them() {
-        use crate::rules::{LabValue, WeightValue};
-        let lb = WeightValue {
-            kg: 185.0 * 0.45359237,
-            date: None,
-            charted: Some((185.0, "[lb_av]".into())),
-        };
-        assert_eq!(weight_text(&lb), "185 [lb_av] = 83.9 kg");
-        let kg = WeightValue {
-            kg: 79.96,
-            date: None,
-            charted: None,
-        };
-        assert_eq!(weight_text(&kg), "80 kg");
-        let ige = |value, bound| LabValue {
-            value,
-            bound,
-            date: None,
-        };
-        assert_eq!(ige_text(&ige(250.4, None)), "250 IU/mL");
-        assert_eq!(
-            ige_text(&ige(2000.0, Some(crate::facts::Comparator::Above))),
-            ">2000 IU/mL"
-        );
     }
 }

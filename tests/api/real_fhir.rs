@@ -187,7 +187,9 @@ fn offline_settings() -> omalizumab_cds::config::Settings {
 async fn check_gives_the_same_card_as_the_hook() {
     let fhir = real_fhir().await;
     let order = check_order(&fhir.base, "asthma-mismatch", Some(TOKEN));
-    let checked = omalizumab_cds::check::run(&offline_settings(), &order).await.unwrap();
+    let (checked, text) = omalizumab_cds::check::run_described(&offline_settings(), &order)
+        .await
+        .unwrap();
     let request = omalizumab_cds::check::hook_request(&order, "omalizumab", chrono::Utc::now().date_naive());
     let app = spawn_app_with(&[
         ("CDS_FHIR_ALLOWED", &fhir.base),
@@ -201,7 +203,6 @@ async fn check_gives_the_same_card_as_the_hook() {
     assert_eq!(card["detail"], checked_card.detail.as_deref().unwrap());
     assert_eq!(card["extension"], checked_card.extension.clone().unwrap());
     assert_eq!(extension(card)["recommendedDose"], json!({"mg": 225, "everyWeeks": 2}));
-    let text = omalizumab_cds::present::hook_result_text(&checked);
     assert!(
         text.contains(checked_card.summary.as_str()) && text.contains("weight:     80 kg"),
         "{text}"

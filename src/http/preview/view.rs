@@ -11,15 +11,17 @@ use crate::profile::{Cell, DoseTable, Interval, Profile, TableKind};
 use crate::render::assessment_extension;
 use crate::rules::{Assessment, DoseFinding};
 
-fn cell_text(c: &Cell) -> String {
-    match c {
-        Cell::Dose(d) => d.to_string(),
-        // The label's words for an empty cell.
-        Cell::NoDose => "insufficient data to recommend a dose".into(),
-    }
+/// A table cell in the profile's words (`phrases.dose`, `phrases.empty_cell`).
+fn cell_text(profile: &Profile, c: &Cell) -> String {
+    let words = match c {
+        Cell::Dose(d) => cds_core::card::values::dose_words(profile, d),
+        Cell::NoDose => cds_core::card::values::empty_cell_words(profile),
+    };
+    // Checked at load; should it still fail, the page shows the template's name.
+    words.unwrap_or_else(|e| e.template)
 }
 
-fn table_json(t: &DoseTable) -> Value {
+fn table_json(profile: &Profile, t: &DoseTable) -> Value {
     let mut v = json!({
         "id": t.id,
         "title": t.title,
@@ -39,7 +41,7 @@ fn table_json(t: &DoseTable) -> Value {
             v["cells"] = json!(
                 cells
                     .iter()
-                    .map(|row| row.iter().map(cell_text).collect::<Vec<_>>())
+                    .map(|row| row.iter().map(|c| cell_text(profile, c)).collect::<Vec<_>>())
                     .collect::<Vec<_>>()
             );
         }
@@ -73,7 +75,7 @@ pub fn profile_json(profile: &Profile, scenarios: &[String]) -> Value {
             "doseLevelsMg": i.approved_doses_mg,
             "intervals": i.intervals.iter().map(ToString::to_string).collect::<Vec<_>>(),
         })).collect::<Vec<_>>(),
-        "tables": profile.tables.iter().map(table_json).collect::<Vec<_>>(),
+        "tables": profile.tables.iter().map(|t| table_json(profile, t)).collect::<Vec<_>>(),
         "scenarios": scenarios,
     })
 }
@@ -123,7 +125,7 @@ pub fn result_json(profile: &Profile, request: &Value, result: &HookResult) -> V
         "results": result.assessments.iter().zip(&result.response.cards).map(|(a, c)| json!({
             "card": c.uuid,
             "kind": a.kind(),
-            "factsUsed": facts_used(a),
+            "factsUsed": facts_used(profile, a),
             "assessment": assessment_extension(a),
             "inputs": inputs(a),
             "table": table_position(profile, a),

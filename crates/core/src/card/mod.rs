@@ -15,6 +15,7 @@ use std::collections::BTreeMap;
 use minijinja::{Environment, UndefinedBehavior, Value, context};
 use serde::Deserialize;
 
+use crate::facts::NotFetchedReason;
 use crate::profile::{Dose, Profile};
 use crate::rules::{self, Assessment, Finding, SafetyAdvice, Severity};
 
@@ -35,7 +36,19 @@ pub struct CardFile {
     pub decision: BTreeMap<String, String>,
     pub phrases: PhrasesFile,
     pub detail: DetailFile,
+    /// Reason a key was not fetched (`NotFetchedReason::code`) -> its words, `value`
+    /// (the budget, the status, a limit) where the reason has one.
+    pub not_fetched: BTreeMap<String, String>,
     pub suggestions: SuggestionsFile,
+    pub review: ReviewFile,
+}
+
+/// What `demo` and `check` print beside each card for whoever reviews the service's
+/// advice: the facts the rules used.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReviewFile {
+    pub facts: String,
 }
 
 /// Parts the other templates use, rendered first: `{{ ordered }}`, `{{ recommended }}`,
@@ -46,6 +59,15 @@ pub struct PhrasesFile {
     pub ordered: String,
     pub recommended: String,
     pub missing: String,
+    /// A dosing interval: `every` (a number) and `unit` (`week` or `month`).
+    pub interval: String,
+    /// A dose: `mg` and `interval` (the phrase above).
+    pub dose: String,
+    /// A dose-table cell without a dose (the preview page shows the tables).
+    pub empty_cell: String,
+    /// The chart's diagnosis: `text`, `system` (the profile's id: `icd10cm`, `snomed`)
+    /// and `code` (ICD-10-CM with its dot).
+    pub diagnosis: String,
 }
 
 /// The detail's lines after the first, each rendered only where it applies.
@@ -144,9 +166,26 @@ impl CardTemplates {
             ("ordered", &p.ordered),
             ("recommended", &p.recommended),
             ("missing", &p.missing),
+            ("interval", &p.interval),
+            ("dose", &p.dose),
+            ("empty_cell", &p.empty_cell),
+            ("diagnosis", &p.diagnosis),
         ] {
             sources.push((format!("phrases.{name}"), t));
         }
+        for r in NotFetchedReason::ALL {
+            match file.not_fetched.get(r.code()) {
+                Some(t) => sources.push((format!("not_fetched.{}", r.code()), t)),
+                None => errors.push((format!("not_fetched.{}", r.code()), "missing".into())),
+            }
+        }
+        for key in file.not_fetched.keys() {
+            if !NotFetchedReason::ALL.iter().any(|r| r.code() == key) {
+                let codes: Vec<&str> = NotFetchedReason::ALL.iter().map(|r| r.code()).collect();
+                errors.push((format!("not_fetched.{key}"), format!("unknown reason; use {codes:?}")));
+            }
+        }
+        sources.push(("review.facts".into(), &file.review.facts));
         let d = &file.detail;
         let lines = [
             &d.evidence,
@@ -194,7 +233,7 @@ impl CardTemplates {
         self.severity.get(&f).copied().unwrap_or(Severity::Warning)
     }
 
-    fn render(&self, name: &str, ctx: &Value) -> Result<String, TemplateError> {
+    pub(crate) fn render(&self, name: &str, ctx: &Value) -> Result<String, TemplateError> {
         self.env
             .get_template(name)
             .and_then(|t| t.render(ctx))
@@ -239,7 +278,7 @@ pub struct CardText {
 
 /// The context every template sees: the assessment's values and the phrases.
 fn context(profile: &Profile, a: &Assessment) -> Result<Value, TemplateError> {
-    let values = Value::from_serialize(Values::of(profile, a));
+    let values = Value::from_serialize(Values::of(profile, a)?);
     let t = &profile.card;
     let ordered = t.render("phrases.ordered", &values)?;
     let recommended = t.render("phrases.recommended", &values)?;
@@ -326,10 +365,13 @@ fn detail_lines(
         }
     }
     for u in &a.unfetched {
-        out.push(t.render(
-            "detail.not_fetched",
-            &with_item(ctx, context! { key => u.key, why => u.why }),
-        )?);
+        // No value is undefined, not `none`: a template that prints it fails its check.
+        let why_ctx = match &u.why.value {
+            Some(value) => context! { value, ..ctx.clone() },
+            None => ctx.clone(),
+        };
+        let why = t.render(&format!("not_fetched.{}", u.why.reason.code()), &why_ctx)?;
+        out.push(t.render("detail.not_fetched", &with_item(ctx, context! { key => u.key, why }))?);
     }
     for n in &a.notes {
         if let Some(text) = profile.text.notes.get(n.key()) {
@@ -342,11 +384,17 @@ fn detail_lines(
 
 /// A suggestion's label and its action's description for changing the order to `dose`.
 pub fn dose_suggestion(profile: &Profile, a: &Assessment, dose: &Dose) -> Result<(String, String), TemplateError> {
-    let ctx = with_item(&context(profile, a)?, context! { dose => dose.to_string() });
+    let dose = values::dose_words(profile, dose)?;
+    let ctx = with_item(&context(profile, a)?, context! { dose });
     Ok((
         profile.card.render("suggestions.use_label_dose", &ctx)?,
         profile.card.render("suggestions.set_dose_action", &ctx)?,
     ))
+}
+
+/// The facts the rules used, for whoever reviews the advice (`demo`, `check`).
+pub fn review_facts(profile: &Profile, a: &Assessment) -> Result<String, TemplateError> {
+    profile.card.render("review.facts", &context(profile, a)?)
 }
 
 /// A suggestion's label and its action's description for ordering a missing lab.
@@ -392,8 +440,29 @@ pub fn check(profile: &Profile) -> Vec<(String, String)> {
         if let Err(e) = dose_suggestion(profile, &a, &dose) {
             push(e.template, e.message);
         }
-        if let Err(e) = lab_suggestion(profile, &a, "Immunoglobulin E [Units/volume] in Serum or Plasma") {
+        // Any lab's name: the label is only checked to render.
+        if let Err(e) = lab_suggestion(profile, &a, "a sample laboratory test") {
             push(e.template, e.message);
+        }
+        if let Err(e) = values::empty_cell_words(profile) {
+            push(e.template, e.message);
+        }
+        if let Err(e) = review_facts(profile, &a) {
+            push(e.template, format!("{} (sample `{sample}`)", e.message));
+        }
+        for reason in NotFetchedReason::ALL {
+            let mut one = a.clone();
+            one.unfetched = vec![crate::facts::Unfetched {
+                key: "observations".into(),
+                part: crate::facts::ChartPart::Observations,
+                why: crate::facts::NotFetched {
+                    reason,
+                    value: reason.has_value().then(|| "2500 ms".into()),
+                },
+            }];
+            if let Err(e) = card_text(profile, &one, false) {
+                push(e.template, format!("{} (sample `{sample}`)", e.message));
+            }
         }
     }
     errors

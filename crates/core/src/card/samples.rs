@@ -145,7 +145,10 @@ fn sample(profile: &Profile, finding: Finding, fill: Fill) -> Assessment {
         unfetched: vec![crate::facts::Unfetched {
             key: "medicationAdministrations".into(),
             part: crate::facts::ChartPart::Medications,
-            why: "the FHIR server did not answer within 2.5 s".into(),
+            why: crate::facts::NotFetched {
+                reason: crate::facts::NotFetchedReason::Timeout,
+                value: Some("2.5 s".into()),
+            },
         }],
     };
     // Every line that applies to some patients applies in every sample, whatever values

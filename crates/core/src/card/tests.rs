@@ -105,3 +105,123 @@ fn the_indicator_is_the_worst_severity_of_the_findings_as_card_toml_states_it() 
     assert_eq!(rules::severity(&p, &unverified), Severity::Info);
     assert_eq!(rules::severity(&p, &sample("no_dose/bare")), Severity::Critical);
 }
+
+fn shipped_file(id: &str) -> CardFile {
+    toml::from_str(&std::fs::read_to_string(Catalog::shipped().dir.join(format!("{id}/card.toml"))).unwrap()).unwrap()
+}
+
+fn sample(p: &Profile, name: &str) -> Assessment {
+    samples::assessments(p).into_iter().find(|(n, _)| n == name).unwrap().1
+}
+
+/// Why data was not fetched is the profile's words, chosen by the reason; a reason without
+/// words, or words that print a value the reason lacks, are refused at load.
+#[test]
+fn why_data_was_not_fetched_is_worded_in_card_toml_and_checked_at_load() {
+    let shipped = profile("omalizumab");
+    let a = sample(shipped, "ok/full");
+    let text = card_text(shipped, &a, false).unwrap();
+    assert!(
+        text.detail
+            .contains("medicationAdministrations: the FHIR server did not answer within 2.5 s"),
+        "{}",
+        text.detail
+    );
+    let mut file = shipped_file("omalizumab");
+    file.not_fetched
+        .insert("timeout".into(), "no answer in {{ value }} (waited)".into());
+    let mut p = shipped.clone();
+    p.card = CardTemplates::compile(&file).unwrap();
+    assert!(
+        card_text(&p, &a, false)
+            .unwrap()
+            .detail
+            .contains("no answer in 2.5 s (waited)")
+    );
+
+    file.not_fetched
+        .insert("unreachable".into(), "unreachable after {{ value }}".into());
+    p.card = CardTemplates::compile(&file).unwrap();
+    let errors = check(&p);
+    assert!(errors.iter().any(|(t, _)| t == "not_fetched.unreachable"), "{errors:?}");
+
+    file.not_fetched.remove("not_json");
+    file.not_fetched.insert("slow".into(), "x".into());
+    let errors = CardTemplates::compile(&file).unwrap_err();
+    let fields: Vec<&str> = errors.iter().map(|(f, _)| f.as_str()).collect();
+    assert!(fields.contains(&"not_fetched.not_json"), "{errors:?}");
+    assert!(fields.contains(&"not_fetched.slow"), "{errors:?}");
+}
+
+/// Doses and intervals read as the profile writes them: a pharmacist who prefers "q2w"
+/// changes card.toml, and every line that states a dose follows.
+#[test]
+fn doses_and_intervals_are_phrased_by_card_toml() {
+    let shipped = profile("omalizumab");
+    let dose = Dose {
+        mg: 225,
+        interval: crate::profile::Interval::Weeks(2),
+    };
+    assert_eq!(values::dose_words(shipped, &dose).unwrap(), "225 mg every 2 weeks");
+    let monthly = crate::profile::Interval::Months(1);
+    assert_eq!(values::interval_words(shipped, monthly).unwrap(), "every month");
+    let mut file = shipped_file("omalizumab");
+    file.phrases.interval = "q{{ every }}{{ unit[:1] }}".into();
+    let mut p = shipped.clone();
+    p.card = CardTemplates::compile(&file).unwrap();
+    assert_eq!(values::dose_words(&p, &dose).unwrap(), "225 mg q2w");
+    let a = sample(&p, "dose_mismatch/full");
+    let (label, _) = dose_suggestion(&p, &a, &dose).unwrap();
+    assert!(label.contains("225 mg q2w"), "{label}");
+}
+
+/// What demo and check print as the facts used is the profile's: ocrelizumab's names its
+/// own drug and no IgE.
+#[test]
+fn the_facts_used_are_worded_by_each_profile() {
+    let oma = profile("omalizumab");
+    let text = review_facts(oma, &sample(oma, "ok/full")).unwrap();
+    assert!(text.contains("prior omalizumab record(s)"), "{text}");
+    assert!(text.lines().any(|l| l.starts_with("total IgE:  ")), "{text}");
+    let bare = review_facts(oma, &sample(oma, "ok/bare")).unwrap();
+    assert!(bare.contains("weight:     not on the chart"), "{bare}");
+    let ocr = profile("ocrelizumab");
+    let text = review_facts(ocr, &sample(ocr, "ok/full")).unwrap();
+    assert!(text.contains("prior ocrelizumab record(s)"), "{text}");
+    assert!(!text.contains("IgE"), "{text}");
+}
+
+#[test]
+fn the_diagnosis_is_shown_in_the_charts_words_with_its_code() {
+    use crate::profile::{Code, Specificity};
+    let p = profile("omalizumab");
+    use crate::rules::{Diagnosis, IndicationChoice, IndicationSource};
+    let choice = |diagnosis| IndicationChoice {
+        id: "asthma".into(),
+        display: "moderate-to-severe persistent asthma".into(),
+        source: IndicationSource::Order,
+        specificity: Specificity::Nonspecific,
+        claim_code: None,
+        diagnosis,
+    };
+    let mild = Diagnosis {
+        text: "Mild intermittent asthma".into(),
+        code: Code::new("snomed", "427679007"),
+    };
+    assert_eq!(
+        values::diagnosis_text(p, &choice(Some(mild))).unwrap(),
+        "Mild intermittent asthma (SNOMED CT 427679007)"
+    );
+    let icd = Diagnosis {
+        text: "Extrinsic asthma, mild intermittent, with acute exacerbation".into(),
+        code: Code::new("icd10cm", "J45.21"),
+    };
+    assert_eq!(
+        values::diagnosis_text(p, &choice(Some(icd))).unwrap(),
+        "Extrinsic asthma, mild intermittent, with acute exacerbation (J45.21)"
+    );
+    assert_eq!(
+        values::diagnosis_text(p, &choice(None)).unwrap(),
+        "moderate-to-severe persistent asthma"
+    );
+}

@@ -2,9 +2,11 @@
 //! clinician writes them (80 kg, 83.9 kg, IgE 250); an absent value is left out, so a
 //! template that prints it unguarded fails its load-time check.
 
+use minijinja::context;
 use serde::Serialize;
 
-use crate::profile::{Dose, Profile};
+use super::TemplateError;
+use crate::profile::{Dose, Interval, Profile};
 use crate::rules::{
     self, Assessment, DoseFinding, IndicationChoice, IndicationSource, MissingInput, PresentationBasis, trim_number,
 };
@@ -46,9 +48,10 @@ pub struct Values {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ige: Option<Lab>,
     pub supporting: Vec<Supporting>,
-    /// Date of the first recorded dose of the drug.
+    /// Date of the first recorded dose of the drug, and how many records of it the chart has.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub first_recorded: Option<String>,
+    pub prior_records: usize,
     pub billing: Billing,
     pub gaps: Vec<Gap>,
     pub count: usize,
@@ -165,8 +168,28 @@ fn date(d: Option<chrono::NaiveDate>) -> Option<String> {
     d.map(|d| d.to_string())
 }
 
+/// A dosing interval in the profile's words (`phrases.interval`: "every 2 weeks").
+pub fn interval_words(profile: &Profile, i: Interval) -> Result<String, TemplateError> {
+    let (every, unit) = match i {
+        Interval::Weeks(n) => (n, "week"),
+        Interval::Months(n) => (n, "month"),
+    };
+    profile.card.render("phrases.interval", &context! { every, unit })
+}
+
+/// A dose in the profile's words (`phrases.dose`: "225 mg every 2 weeks").
+pub fn dose_words(profile: &Profile, d: &Dose) -> Result<String, TemplateError> {
+    let interval = interval_words(profile, d.interval)?;
+    profile.card.render("phrases.dose", &context! { mg => d.mg, interval })
+}
+
+/// A dose-table cell without a dose, in the profile's words (`phrases.empty_cell`).
+pub fn empty_cell_words(profile: &Profile) -> Result<String, TemplateError> {
+    profile.card.render("phrases.empty_cell", &context! {})
+}
+
 impl Values {
-    pub fn of(profile: &Profile, a: &Assessment) -> Values {
+    pub fn of(profile: &Profile, a: &Assessment) -> Result<Values, TemplateError> {
         let text = &profile.text;
         let reasons: Vec<String> = a
             .reasons
@@ -180,13 +203,13 @@ impl Values {
             PresentationBasis::AssumedPrefilled => ("assumed_prefilled", None),
             PresentationBasis::Unknown => ("unknown", None),
         };
-        Values {
+        Ok(Values {
             drug: profile.display.clone(),
             drug_name: profile.drug.clone(),
             rules_version: profile.rules_version.clone(),
             finding: rules::main_finding(a).key(),
             indication: a.indication.as_ref().map(|i| i.display.clone()),
-            diagnosis: a.indication.as_ref().map(diagnosis_text),
+            diagnosis: a.indication.as_ref().map(|i| diagnosis_text(profile, i)).transpose()?,
             indication_from: a.indication.as_ref().map(|i| match i.source {
                 IndicationSource::Order => "order",
                 IndicationSource::Chart { .. } => "chart",
@@ -201,10 +224,10 @@ impl Values {
             inputs_unreadable: a.unreadable.iter().map(|m| input_text(profile, *m)).collect(),
             order: Order {
                 mg: a.ordered_dose.map(trim_number),
-                interval: a.ordered_interval.map(|i| i.to_string()),
+                interval: a.ordered_interval.map(|i| interval_words(profile, i)).transpose()?,
                 as_written: a.ordered_dose_as_written.clone(),
             },
-            label_dose: label_dose(&a.dose),
+            label_dose: label_dose(profile, &a.dose)?,
             dose_matches: a.dose_matches,
             age: a.age_years,
             weight: a.weight.as_ref().map(|w| Weight {
@@ -238,6 +261,7 @@ impl Values {
                 })
                 .collect(),
             first_recorded: date(a.history.first_dose),
+            prior_records: a.history.records,
             billing: Billing {
                 hcpcs: b.hcpcs.clone(),
                 hcpcs_description: profile.billing.hcpcs_description.clone(),
@@ -262,7 +286,7 @@ impl Values {
                 })
                 .collect(),
             count: a.gaps.len(),
-        }
+        })
     }
 }
 
@@ -275,13 +299,15 @@ fn table(title: &str, lab_band: Option<&str>, weight_band: Option<&str>) -> Opti
     })
 }
 
-fn label_dose(d: &DoseFinding) -> LabelDose {
-    let options = |o: &[Dose]| -> Vec<DoseOption> {
+fn label_dose(profile: &Profile, d: &DoseFinding) -> Result<LabelDose, TemplateError> {
+    let options = |o: &[Dose]| -> Result<Vec<DoseOption>, TemplateError> {
         o.iter()
-            .map(|d| DoseOption {
-                mg: d.mg,
-                interval: d.interval.to_string(),
-                dose: d.to_string(),
+            .map(|d| {
+                Ok(DoseOption {
+                    mg: d.mg,
+                    interval: interval_words(profile, d.interval)?,
+                    dose: dose_words(profile, d)?,
+                })
             })
             .collect()
     };
@@ -290,7 +316,7 @@ fn label_dose(d: &DoseFinding) -> LabelDose {
         DoseFinding::InputsMissing { table: t } => ("inputs_missing", None, Vec::new(), table(t, None, None)),
         DoseFinding::TableDose { dose, cell } => (
             "table_dose",
-            Some(dose.to_string()),
+            Some(dose_words(profile, dose)?),
             Vec::new(),
             table(&cell.table, Some(&cell.lab_band), Some(&cell.weight_band)),
         ),
@@ -303,16 +329,16 @@ fn label_dose(d: &DoseFinding) -> LabelDose {
         DoseFinding::OutOfRange { table: t, .. } => ("out_of_range", None, Vec::new(), table(t, None, None)),
         DoseFinding::UnverifiedTable { table: t } => ("unverified_table", None, Vec::new(), table(t, None, None)),
         DoseFinding::LabBoundInRange { table: t } => ("lab_bound_in_range", None, Vec::new(), table(t, None, None)),
-        DoseFinding::Options { table: t, options: o } => ("options", None, options(o), table(t, None, None)),
+        DoseFinding::Options { table: t, options: o } => ("options", None, options(o)?, table(t, None, None)),
     };
     let same_interval = opts.windows(2).all(|w| w[0].interval == w[1].interval);
-    LabelDose {
+    Ok(LabelDose {
         kind,
         dose,
         options: opts,
         same_interval,
         table: tbl,
-    }
+    })
 }
 
 /// Round to `places` decimals for display.
@@ -321,28 +347,23 @@ pub fn round_to(v: f64, places: i32) -> f64 {
     (v * f).round() / f
 }
 
-/// The diagnosis as the chart words and codes it ("Mild intermittent asthma (SNOMED CT
-/// 427679007)"); the indication's own label only when the chart gave no words.
-pub fn diagnosis_text(i: &IndicationChoice) -> String {
+/// The diagnosis as the chart words and codes it, in the profile's words
+/// (`phrases.diagnosis`: "Mild intermittent asthma (SNOMED CT 427679007)"); the
+/// indication's own label only when the chart gave no diagnosis.
+pub fn diagnosis_text(profile: &Profile, i: &IndicationChoice) -> Result<String, TemplateError> {
     match &i.diagnosis {
         Some(d) => {
             let code = if d.code.system == "icd10cm" {
                 display_icd(&d.code.code)
             } else {
-                format!("{} {}", system_label(&d.code.system), d.code.code)
+                d.code.code.clone()
             };
             let text = if d.text.is_empty() { &i.display } else { &d.text };
-            format!("{text} ({code})")
+            profile
+                .card
+                .render("phrases.diagnosis", &context! { text, system => d.code.system, code })
         }
-        None => i.display.clone(),
-    }
-}
-
-fn system_label(system: &str) -> &str {
-    match system {
-        "snomed" => "SNOMED CT",
-        "icd10cm" => "ICD-10-CM",
-        other => other,
+        None => Ok(i.display.clone()),
     }
 }
 

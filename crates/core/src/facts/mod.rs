@@ -69,8 +69,79 @@ pub struct Unfetched {
     /// The key, as the profile names it (`observations`): a name, never data.
     pub key: String,
     pub part: ChartPart,
-    /// Why, in plain words: "the FHIR server did not answer within 2 s".
-    pub why: String,
+    pub why: NotFetched,
+}
+
+/// Why a key's data did not arrive: the reason, whose words are the profile's
+/// (`card.toml [not_fetched]`), and the one value those words may use (the budget
+/// `2 s`, the HTTP status `503`, a limit).
+#[derive(Debug, Clone, PartialEq)]
+pub struct NotFetched {
+    pub reason: NotFetchedReason,
+    pub value: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NotFetchedReason {
+    /// No answer within the hook's FHIR budget (value: the budget).
+    Timeout,
+    /// An HTTP error status (value: the status).
+    Status,
+    /// The server could not be reached.
+    Unreachable,
+    /// The answer was larger than the service reads (value: the limit in bytes).
+    TooLarge,
+    /// The answer was not JSON.
+    NotJson,
+    /// A paging link pointed away from the server.
+    ForeignLink,
+    /// More pages than the service follows (value: the limit).
+    TooManyPages,
+    /// The rendered query is not a valid URL.
+    BadUrl,
+    /// A page held more resources than the service reads (value: the limit).
+    TooManyResources,
+}
+
+impl NotFetchedReason {
+    pub const ALL: [NotFetchedReason; 9] = [
+        NotFetchedReason::Timeout,
+        NotFetchedReason::Status,
+        NotFetchedReason::Unreachable,
+        NotFetchedReason::TooLarge,
+        NotFetchedReason::NotJson,
+        NotFetchedReason::ForeignLink,
+        NotFetchedReason::TooManyPages,
+        NotFetchedReason::BadUrl,
+        NotFetchedReason::TooManyResources,
+    ];
+
+    /// Whether it comes with a value (a template may print `value` only then).
+    pub fn has_value(self) -> bool {
+        matches!(
+            self,
+            NotFetchedReason::Timeout
+                | NotFetchedReason::Status
+                | NotFetchedReason::TooLarge
+                | NotFetchedReason::TooManyPages
+                | NotFetchedReason::TooManyResources
+        )
+    }
+
+    /// The key of its words in `card.toml [not_fetched]`.
+    pub fn code(self) -> &'static str {
+        match self {
+            NotFetchedReason::Timeout => "timeout",
+            NotFetchedReason::Status => "status",
+            NotFetchedReason::Unreachable => "unreachable",
+            NotFetchedReason::TooLarge => "too_large",
+            NotFetchedReason::NotJson => "not_json",
+            NotFetchedReason::ForeignLink => "foreign_link",
+            NotFetchedReason::TooManyPages => "too_many_pages",
+            NotFetchedReason::BadUrl => "bad_url",
+            NotFetchedReason::TooManyResources => "too_many_resources",
+        }
+    }
 }
 
 /// Whether a laboratory value is a result yet (FHIR R4 observation-status).
