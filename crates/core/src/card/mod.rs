@@ -11,9 +11,11 @@ mod check;
 mod samples;
 mod templates;
 pub mod values;
+mod words;
 
 use minijinja::{Value, context};
 
+use crate::facts::Unfetched;
 use crate::profile::{Dose, Profile};
 use crate::rules::{self, Assessment, Finding, SafetyAdvice, Severity};
 
@@ -84,26 +86,7 @@ fn detail_lines(
         out.push(t.render("detail.gaps", ctx)?);
     }
     for s in &a.safety {
-        out.push(match s {
-            SafetyAdvice::FirstDose => t.render(
-                "detail.first_dose",
-                &with_item(ctx, context! { text => &profile.safety.first_dose }),
-            )?,
-            SafetyAdvice::SelfAdministration {
-                supervised_doses,
-                needed,
-            } => {
-                let text = profile.safety.self_administration.as_ref().map(|s| s.text.clone());
-                t.render(
-                    "detail.self_administration",
-                    &with_item(ctx, context! { text, supervised => supervised_doses, needed }),
-                )?
-            }
-            SafetyAdvice::ProductAge { product, min_age_years } => t.render(
-                "detail.product_age",
-                &with_item(ctx, context! { product, min_age => min_age_years }),
-            )?,
-        });
+        out.push(safety_line(profile, s, ctx)?);
     }
     if a.acute_use
         && let Some(lim) = a
@@ -120,13 +103,7 @@ fn detail_lines(
         }
     }
     for u in &a.unfetched {
-        // No value is undefined, not `none`: a template that prints it fails its check.
-        let why_ctx = match &u.why.value {
-            Some(value) => context! { value, ..ctx.clone() },
-            None => ctx.clone(),
-        };
-        let why = t.render(&format!("not_fetched.{}", u.why.reason.code()), &why_ctx)?;
-        out.push(t.render("detail.not_fetched", &with_item(ctx, context! { key => u.key, why }))?);
+        out.push(not_fetched_line(profile, u, ctx)?);
     }
     for n in &a.notes {
         if let Some(text) = profile.text.notes.get(n.key()) {
@@ -135,6 +112,42 @@ fn detail_lines(
     }
     out.retain(|l| !l.is_empty());
     Ok(out)
+}
+
+fn safety_line(profile: &Profile, s: &SafetyAdvice, ctx: &Value) -> Result<String, TemplateError> {
+    let t = &profile.card;
+    match s {
+        SafetyAdvice::FirstDose => t.render(
+            "detail.first_dose",
+            &with_item(ctx, context! { text => &profile.safety.first_dose }),
+        ),
+        SafetyAdvice::SelfAdministration {
+            supervised_doses,
+            needed,
+        } => {
+            let text = profile.safety.self_administration.as_ref().map(|s| s.text.clone());
+            t.render(
+                "detail.self_administration",
+                &with_item(ctx, context! { text, supervised => supervised_doses, needed }),
+            )
+        }
+        SafetyAdvice::ProductAge { product, min_age_years } => t.render(
+            "detail.product_age",
+            &with_item(ctx, context! { product, min_age => min_age_years }),
+        ),
+    }
+}
+
+/// One key that could not be fetched: its name and why, in `[not_fetched]`'s words.
+fn not_fetched_line(profile: &Profile, u: &Unfetched, ctx: &Value) -> Result<String, TemplateError> {
+    let t = &profile.card;
+    // No value is undefined, not `none`: a template that prints it fails its check.
+    let why_ctx = match &u.why.value {
+        Some(value) => context! { value, ..ctx.clone() },
+        None => ctx.clone(),
+    };
+    let why = t.render(&format!("not_fetched.{}", u.why.reason.code()), &why_ctx)?;
+    t.render("detail.not_fetched", &with_item(ctx, context! { key => u.key, why }))
 }
 
 /// A suggestion's label and its action's description for changing the order to `dose`.

@@ -2,13 +2,14 @@
 //! clinician writes them (80 kg, 83.9 kg, IgE 250); an absent value is left out, so a
 //! template that prints it unguarded fails its load-time check.
 
-use minijinja::context;
 use serde::Serialize;
 
 use super::TemplateError;
-use crate::profile::{Dose, Interval, Profile};
+pub use super::words::{diagnosis_text, display_icd, dose_words, empty_cell_words, interval_words, round_to};
+use crate::profile::{Dose, Profile};
 use crate::rules::{
-    self, Assessment, DoseFinding, IndicationChoice, IndicationSource, MissingInput, PresentationBasis, trim_number,
+    self, Assessment, BillingAssessment, DoseFinding, IndicationChoice, IndicationSource, LabValue, MissingInput,
+    PresentationBasis, SupportingResult, WeightValue, trim_number,
 };
 
 #[derive(Debug, Serialize)]
@@ -168,24 +169,85 @@ fn date(d: Option<chrono::NaiveDate>) -> Option<String> {
     d.map(|d| d.to_string())
 }
 
-/// A dosing interval in the profile's words (`phrases.interval`: "every 2 weeks").
-pub fn interval_words(profile: &Profile, i: Interval) -> Result<String, TemplateError> {
-    let (every, unit) = match i {
-        Interval::Weeks(n) => (n, "week"),
-        Interval::Months(n) => (n, "month"),
-    };
-    profile.card.render("phrases.interval", &context! { every, unit })
+/// A value with the bound the lab reported (`>2000`), to `places` decimals.
+fn bounded(v: &LabValue, places: i32) -> String {
+    format!(
+        "{}{}",
+        v.bound.map(|b| b.symbol()).unwrap_or_default(),
+        trim_number(round_to(v.value, places))
+    )
 }
 
-/// A dose in the profile's words (`phrases.dose`: "225 mg every 2 weeks").
-pub fn dose_words(profile: &Profile, d: &Dose) -> Result<String, TemplateError> {
-    let interval = interval_words(profile, d.interval)?;
-    profile.card.render("phrases.dose", &context! { mg => d.mg, interval })
+fn indication_from(i: &IndicationChoice) -> &'static str {
+    match i.source {
+        IndicationSource::Order => "order",
+        IndicationSource::Chart { .. } => "chart",
+    }
 }
 
-/// A dose-table cell without a dose, in the profile's words (`phrases.empty_cell`).
-pub fn empty_cell_words(profile: &Profile) -> Result<String, TemplateError> {
-    profile.card.render("phrases.empty_cell", &context! {})
+fn also_on_chart(a: &Assessment) -> Vec<String> {
+    match a.indication.as_ref().map(|i| &i.source) {
+        Some(IndicationSource::Chart { others }) => others.clone(),
+        _ => Vec::new(),
+    }
+}
+
+impl Weight {
+    fn of(w: &WeightValue) -> Weight {
+        Weight {
+            kg: trim_number(round_to(w.kg, 1)),
+            charted: w.charted.as_ref().map(|(v, _)| trim_number(round_to(*v, 1))),
+            unit: w.charted.as_ref().map(|(_, u)| u.clone()),
+            date: date(w.date),
+        }
+    }
+}
+
+impl Lab {
+    /// IgE and the like are reported as integers.
+    fn of(l: &LabValue) -> Lab {
+        Lab {
+            value: bounded(l, 0),
+            date: date(l.date),
+        }
+    }
+}
+
+impl Supporting {
+    fn of(r: &SupportingResult) -> Supporting {
+        Supporting {
+            name: r.name.clone(),
+            value: r.value.as_ref().map(|v| bounded(v, 2)),
+            unit: r.unit.clone(),
+            date: date(r.date),
+        }
+    }
+}
+
+impl Billing {
+    fn of(profile: &Profile, b: &BillingAssessment) -> Billing {
+        let (basis, presentation) = match &b.presentation {
+            PresentationBasis::Product(p) => ("product", Some(p.clone())),
+            PresentationBasis::Form(f) => ("form", Some(f.clone())),
+            PresentationBasis::AssumedPrefilled => ("assumed_prefilled", None),
+            PresentationBasis::Unknown => ("unknown", None),
+        };
+        Billing {
+            hcpcs: b.hcpcs.clone(),
+            hcpcs_description: profile.billing.hcpcs_description.clone(),
+            units: b.units,
+            cpt: b.administration_cpt.clone(),
+            cpt_description: profile.billing.administration_description.clone(),
+            modifier: b.modifier.clone(),
+            discarded_units: b.discarded_units,
+            basis,
+            presentation,
+            modifier_discarded: profile.billing.modifier_discarded.clone(),
+            modifier_nothing_discarded: profile.billing.modifier_nothing_discarded.clone(),
+            claim_diagnosis: b.claim_diagnosis.as_ref().map(|c| display_icd(&c.code)),
+            prior_authorization: profile.billing.prior_authorization.clone(),
+        }
+    }
 }
 
 impl Values {
@@ -196,13 +258,6 @@ impl Values {
             .iter()
             .map(|r| text.reasons.get(r.code()).cloned().unwrap_or_default())
             .collect();
-        let b = &a.billing;
-        let (basis, presentation) = match &b.presentation {
-            PresentationBasis::Product(p) => ("product", Some(p.clone())),
-            PresentationBasis::Form(f) => ("form", Some(f.clone())),
-            PresentationBasis::AssumedPrefilled => ("assumed_prefilled", None),
-            PresentationBasis::Unknown => ("unknown", None),
-        };
         Ok(Values {
             drug: profile.display.clone(),
             drug_name: profile.drug.clone(),
@@ -210,14 +265,8 @@ impl Values {
             finding: rules::main_finding(a).key(),
             indication: a.indication.as_ref().map(|i| i.display.clone()),
             diagnosis: a.indication.as_ref().map(|i| diagnosis_text(profile, i)).transpose()?,
-            indication_from: a.indication.as_ref().map(|i| match i.source {
-                IndicationSource::Order => "order",
-                IndicationSource::Chart { .. } => "chart",
-            }),
-            also_on_chart: match a.indication.as_ref().map(|i| &i.source) {
-                Some(IndicationSource::Chart { others }) => others.clone(),
-                _ => Vec::new(),
-            },
+            indication_from: a.indication.as_ref().map(indication_from),
+            also_on_chart: also_on_chart(a),
             reason: reasons.first().cloned(),
             reasons,
             inputs_missing: a.missing.iter().map(|m| input_text(profile, *m)).collect(),
@@ -230,53 +279,12 @@ impl Values {
             label_dose: label_dose(profile, &a.dose)?,
             dose_matches: a.dose_matches,
             age: a.age_years,
-            weight: a.weight.as_ref().map(|w| Weight {
-                kg: trim_number(round_to(w.kg, 1)),
-                charted: w.charted.as_ref().map(|(v, _)| trim_number(round_to(*v, 1))),
-                unit: w.charted.as_ref().map(|(_, u)| u.clone()),
-                date: date(w.date),
-            }),
-            ige: a.pretreatment_lab.as_ref().map(|l| Lab {
-                value: format!(
-                    "{}{}",
-                    l.bound.map(|b| b.symbol()).unwrap_or_default(),
-                    trim_number(l.value.round())
-                ),
-                date: date(l.date),
-            }),
-            supporting: a
-                .supporting
-                .iter()
-                .map(|r| Supporting {
-                    name: r.name.clone(),
-                    value: r.value.as_ref().map(|v| {
-                        format!(
-                            "{}{}",
-                            v.bound.map(|b| b.symbol()).unwrap_or_default(),
-                            trim_number(round_to(v.value, 2))
-                        )
-                    }),
-                    unit: r.unit.clone(),
-                    date: date(r.date),
-                })
-                .collect(),
+            weight: a.weight.as_ref().map(Weight::of),
+            ige: a.pretreatment_lab.as_ref().map(Lab::of),
+            supporting: a.supporting.iter().map(Supporting::of).collect(),
             first_recorded: date(a.history.first_dose),
             prior_records: a.history.records,
-            billing: Billing {
-                hcpcs: b.hcpcs.clone(),
-                hcpcs_description: profile.billing.hcpcs_description.clone(),
-                units: b.units,
-                cpt: b.administration_cpt.clone(),
-                cpt_description: profile.billing.administration_description.clone(),
-                modifier: b.modifier.clone(),
-                discarded_units: b.discarded_units,
-                basis,
-                presentation,
-                modifier_discarded: profile.billing.modifier_discarded.clone(),
-                modifier_nothing_discarded: profile.billing.modifier_nothing_discarded.clone(),
-                claim_diagnosis: b.claim_diagnosis.as_ref().map(|c| display_icd(&c.code)),
-                prior_authorization: profile.billing.prior_authorization.clone(),
-            },
+            billing: Billing::of(profile, &a.billing),
             gaps: a
                 .gaps
                 .iter()
@@ -339,39 +347,4 @@ fn label_dose(profile: &Profile, d: &DoseFinding) -> Result<LabelDose, TemplateE
         same_interval,
         table: tbl,
     })
-}
-
-/// Round to `places` decimals for display.
-pub fn round_to(v: f64, places: i32) -> f64 {
-    let f = 10f64.powi(places);
-    (v * f).round() / f
-}
-
-/// The diagnosis as the chart words and codes it, in the profile's words
-/// (`phrases.diagnosis`: "Mild intermittent asthma (SNOMED CT 427679007)"); the
-/// indication's own label only when the chart gave no diagnosis.
-pub fn diagnosis_text(profile: &Profile, i: &IndicationChoice) -> Result<String, TemplateError> {
-    match &i.diagnosis {
-        Some(d) => {
-            let code = if d.code.system == "icd10cm" {
-                display_icd(&d.code.code)
-            } else {
-                d.code.code.clone()
-            };
-            let text = if d.text.is_empty() { &i.display } else { &d.text };
-            profile
-                .card
-                .render("phrases.diagnosis", &context! { text, system => d.code.system, code })
-        }
-        None => Ok(i.display.clone()),
-    }
-}
-
-/// Codes are compared without the dot; shown with it (`J4550` -> `J45.50`).
-pub fn display_icd(code: &str) -> String {
-    if code.len() > 3 && !code.contains('.') {
-        format!("{}.{}", &code[..3], &code[3..])
-    } else {
-        code.to_string()
-    }
 }

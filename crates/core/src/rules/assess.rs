@@ -5,12 +5,12 @@
 
 use chrono::NaiveDate;
 
-use super::documentation;
 use super::inputs::{self, PretreatmentLab, PretreatmentReading, WeightReading};
 use super::{
     Assessment, DoseFinding, Eligibility, IndicationChoice, IndicationSource, LabValue, MissingInput, Note,
-    SafetyAdvice, SupportingResult, WeightValue, billing, dose, indication,
+    SupportingResult, WeightValue, dose, indication, safety,
 };
+use super::{billing, documentation};
 use crate::facts::{ChartPart, DoseReading, OrderFacts, OrderedDose, OrderedInterval, PatientFacts};
 use crate::profile::{Catalog, DoseTable, Indication, Profile, RequirementCheck, Specificity, TableKind};
 use crate::vocab::{DocumentationGap, OutsideLabel, Reading};
@@ -65,28 +65,7 @@ pub fn assess(
     let age_years = check_age(&mut found, facts, indication_def, order_date);
     check_concurrent_biologic(&mut found, catalog, profile, facts);
     let table = indication_def.and_then(|ind| dose_table(profile, ind, age_years));
-    let weight = profile
-        .dosing
-        .weight
-        .as_deref()
-        .map(|set| inputs::latest_weight(catalog, profile, facts, set, order_date))
-        .unwrap_or_default();
-    let lab = profile
-        .dosing
-        .pretreatment_lab
-        .as_deref()
-        .map(|set| inputs::pretreatment_lab(catalog, profile, facts, set, &history, order_date));
-    let needs_lab_and_weight = table.is_some_and(|t| !matches!(t.kind, TableKind::Fixed { .. }));
-    if needs_lab_and_weight {
-        let observations = facts.fetched(ChartPart::Observations);
-        check_weight(&mut found, profile, &weight, order_date, observations);
-        check_pretreatment_lab(&mut found, profile, lab.as_ref(), observations);
-    }
-    let weight = weight.value;
-    let pretreatment_lab = match lab.map(|l| l.lab) {
-        Some(PretreatmentLab::Found(v)) => Some(v),
-        _ => None,
-    };
+    let (weight, pretreatment_lab) = read_dose_inputs(&mut found, catalog, profile, facts, table, &history, order_date);
     let dose_finding = look_up_dose(&mut found, table, pretreatment_lab.as_ref(), weight.as_ref());
     check_order(&mut found, order);
     let ordered_interval = order.interval.interval();
@@ -96,16 +75,8 @@ pub fn assess(
     }
     let supporting = supporting_results(catalog, profile, facts, indication_def, order_date);
     let billing = billing::assess(profile, order, order.dose.mg(), indication.as_ref());
-    let safety = safety_advice(profile, order, &history, age_years);
-    if facts.unreadable_entries > 0 {
-        found.notes.push(Note::Unreadable);
-    }
-    if facts.other_patient_entries > 0 {
-        found.notes.push(Note::OtherPatient);
-    }
-    if !facts.unfetched.is_empty() {
-        found.readings.push(Reading::NotFetched);
-    }
+    let safety = safety::advice(profile, order, &history, age_years);
+    note_what_was_not_read(&mut found, facts);
     found.tidy();
     Assessment {
         order: order.reference.clone(),
@@ -135,6 +106,55 @@ pub fn assess(
         safety,
         unfetched: facts.unfetched.clone(),
         acute_use: order.course_of_therapy.iter().any(|c| c == "acute"),
+    }
+}
+
+/// The dose table's inputs, body weight and pretreatment lab, read from the chart; checked
+/// (missing, stale, unreadable) only when the table needs them.
+fn read_dose_inputs(
+    found: &mut Findings,
+    catalog: &Catalog,
+    profile: &Profile,
+    facts: &PatientFacts,
+    table: Option<&DoseTable>,
+    history: &super::DrugHistory,
+    order_date: NaiveDate,
+) -> (Option<WeightValue>, Option<LabValue>) {
+    let weight = profile
+        .dosing
+        .weight
+        .as_deref()
+        .map(|set| inputs::latest_weight(catalog, profile, facts, set, order_date))
+        .unwrap_or_default();
+    let lab = profile
+        .dosing
+        .pretreatment_lab
+        .as_deref()
+        .map(|set| inputs::pretreatment_lab(catalog, profile, facts, set, history, order_date));
+    let needs_lab_and_weight = table.is_some_and(|t| !matches!(t.kind, TableKind::Fixed { .. }));
+    if needs_lab_and_weight {
+        let observations = facts.fetched(ChartPart::Observations);
+        check_weight(found, profile, &weight, order_date, observations);
+        check_pretreatment_lab(found, profile, lab.as_ref(), observations);
+    }
+    let pretreatment_lab = match lab.map(|l| l.lab) {
+        Some(PretreatmentLab::Found(v)) => Some(v),
+        _ => None,
+    };
+    (weight.value, pretreatment_lab)
+}
+
+/// What the chart had that could not be read, belonged to another patient, or was not
+/// fetched: said on the card, never counted as missing.
+fn note_what_was_not_read(found: &mut Findings, facts: &PatientFacts) {
+    if facts.unreadable_entries > 0 {
+        found.notes.push(Note::Unreadable);
+    }
+    if facts.other_patient_entries > 0 {
+        found.notes.push(Note::OtherPatient);
+    }
+    if !facts.unfetched.is_empty() {
+        found.readings.push(Reading::NotFetched);
     }
 }
 
@@ -370,34 +390,4 @@ fn supporting_results(
             date: o.date,
         })
         .collect()
-}
-
-fn safety_advice(
-    profile: &Profile,
-    order: &OrderFacts,
-    history: &inputs::DrugHistory,
-    age_years: Option<u32>,
-) -> Vec<SafetyAdvice> {
-    let mut safety = Vec::new();
-    if history.records == 0 {
-        safety.push(SafetyAdvice::FirstDose);
-    }
-    if let Some(sa) = &profile.safety.self_administration
-        && sa.keywords.iter().any(|k| order.instructions.contains(k.as_str()))
-    {
-        safety.push(SafetyAdvice::SelfAdministration {
-            supervised_doses: history.supervised_doses,
-            needed: sa.min_supervised_doses,
-        });
-    }
-    if let (Some(age), Some(product)) = (age_years, billing::ordered_product(profile, order))
-        && let Some(min) = product.min_age_years
-        && age < min
-    {
-        safety.push(SafetyAdvice::ProductAge {
-            product: product.description.clone(),
-            min_age_years: min,
-        });
-    }
-    safety
 }

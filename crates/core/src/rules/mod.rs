@@ -9,6 +9,7 @@ mod documentation;
 mod dose;
 mod indication;
 mod inputs;
+mod safety;
 mod severity;
 
 use chrono::NaiveDate;
