@@ -4,17 +4,20 @@
 //! and builds the wire types: suggestions, links, override reasons and the assessment
 //! extension, which EHRs read and which does not change with the wording.
 
+mod extension;
+mod suggestions;
 pub mod topic;
 
-use serde_json::{Map, Value, json};
+pub use extension::assessment_extension;
+use suggestions::suggestions;
+
+use serde_json::{Value, json};
 
 use crate::config::SettingsError;
-use crate::hooks::response::{
-    Action, ActionType, Card, Coding, Indicator, Link, LinkType, SelectionBehavior, Source, Suggestion,
-};
+use crate::hooks::response::{Card, Coding, Indicator, Link, LinkType, Source};
 use crate::profile::summary::SUMMARY_MAX_CHARS;
-use crate::profile::{Catalog, CodingFile, Dose, Interval, Profile};
-use crate::rules::{self, Assessment, DoseFinding, Severity};
+use crate::profile::{Catalog, CodingFile, Profile};
+use crate::rules::{self, Assessment, Severity};
 
 pub use cds_core::card::values::display_icd;
 
@@ -128,208 +131,6 @@ fn coding(c: &CodingFile) -> Coding {
         system: c.system.clone(),
         code: c.code.clone(),
         display: c.display.clone(),
-    }
-}
-
-fn interval_json(i: Interval, obj: &mut Map<String, Value>) {
-    match i {
-        Interval::Weeks(n) => obj.insert("everyWeeks".into(), json!(n)),
-        Interval::Months(n) => obj.insert("everyMonths".into(), json!(n)),
-    };
-}
-
-fn mg_json(mg: f64) -> Value {
-    if mg.fract() == 0.0 { json!(mg as u64) } else { json!(mg) }
-}
-
-/// The machine-readable assessment EHR analytics key on; unknown fields are omitted.
-pub fn assessment_extension(a: &Assessment) -> Value {
-    let mut ext = Map::new();
-    ext.insert("order".into(), json!(a.order));
-    if let Some(i) = &a.indication {
-        ext.insert("indication".into(), json!(i.id));
-    }
-    ext.insert("eligibility".into(), json!(a.eligibility.code()));
-    if !a.reasons.is_empty() {
-        ext.insert(
-            "reasons".into(),
-            json!(a.reasons.iter().map(|r| r.code()).collect::<Vec<_>>()),
-        );
-    }
-    if let Some(d) = a.recommended_dose() {
-        let mut o = Map::new();
-        o.insert("mg".into(), json!(d.mg));
-        interval_json(d.interval, &mut o);
-        ext.insert("recommendedDose".into(), Value::Object(o));
-    }
-    let mut ordered = Map::new();
-    if let Some(mg) = a.ordered_dose {
-        ordered.insert("mg".into(), mg_json(mg));
-    }
-    if let Some(i) = a.ordered_interval {
-        interval_json(i, &mut ordered);
-    }
-    if !ordered.is_empty() {
-        ext.insert("orderedDose".into(), Value::Object(ordered));
-    }
-    if let Some(m) = a.dose_matches {
-        ext.insert("doseMatches".into(), json!(m));
-    }
-    let b = &a.billing;
-    let mut billing = Map::new();
-    billing.insert("hcpcs".into(), json!(b.hcpcs));
-    if let Some(u) = b.units {
-        billing.insert("units".into(), json!(u));
-    }
-    billing.insert("administrationCpt".into(), json!(b.administration_cpt));
-    if let Some(m) = &b.modifier {
-        billing.insert("modifier".into(), json!(m));
-    }
-    if let Some(d) = b.discarded_units {
-        billing.insert("discardedUnits".into(), json!(d));
-    }
-    ext.insert("billing".into(), Value::Object(billing));
-    if !a.gaps.is_empty() {
-        ext.insert(
-            "gaps".into(),
-            json!(a.gaps.iter().map(|g| g.code()).collect::<Vec<_>>()),
-        );
-    }
-    if !a.readings.is_empty() {
-        ext.insert(
-            "readings".into(),
-            json!(a.readings.iter().map(|r| r.code()).collect::<Vec<_>>()),
-        );
-    }
-    if !a.unfetched.is_empty() {
-        ext.insert(
-            "unfetched".into(),
-            json!(a.unfetched.iter().map(|u| u.key.as_str()).collect::<Vec<_>>()),
-        );
-    }
-    Value::Object(ext)
-}
-
-fn suggestions(
-    catalog: &Catalog,
-    profile: &Profile,
-    input: &CardInput<'_>,
-) -> (Vec<Suggestion>, Option<SelectionBehavior>) {
-    let a = input.assessment;
-    let mut list = Vec::new();
-    let mut alternatives = false;
-    let words = |r: Result<(String, String), cds_core::card::TemplateError>| {
-        r.map_err(|e| tracing::error!(template = %e.template, error = %e.message, "suggestion template failed"))
-            .ok()
-    };
-    let dose_suggestion = |d: &Dose, recommended: bool| {
-        words(cds_core::card::dose_suggestion(profile, a, d)).map(|(label, description)| Suggestion {
-            label,
-            uuid: uuid::Uuid::new_v4().to_string(),
-            is_recommended: recommended,
-            actions: vec![update_order(catalog, input.order_json, d, description, profile)],
-        })
-    };
-    if a.dose_matches == Some(false) {
-        match &a.dose {
-            DoseFinding::TableDose { dose, .. } => list.extend(dose_suggestion(dose, true)),
-            DoseFinding::Options { options, .. } => {
-                alternatives = true;
-                for d in options {
-                    list.extend(dose_suggestion(d, false));
-                }
-            }
-            _ => {}
-        }
-    }
-    for set in &a.labs_to_order {
-        let obs = profile.observation_set(set);
-        let Some(code) = &obs.order_code else { continue };
-        let Some((label, description)) = words(cds_core::card::lab_suggestion(profile, a, &code.display)) else {
-            continue;
-        };
-        list.push(Suggestion {
-            label,
-            uuid: uuid::Uuid::new_v4().to_string(),
-            is_recommended: false,
-            actions: vec![Action {
-                action_type: ActionType::Create,
-                description,
-                resource: Some(json!({
-                    "resourceType": "ServiceRequest",
-                    "status": "draft",
-                    "intent": "order",
-                    "code": {"coding": [{"system": code.system, "code": code.code, "display": code.display}]},
-                    "subject": {"reference": format!("Patient/{}", input.patient_id)}
-                })),
-                resource_id: None,
-            }],
-        });
-    }
-    if list.is_empty() {
-        return (list, None);
-    }
-    // Dose options exclude each other; a dose fix and a lab order do not.
-    let behavior = if alternatives
-        && list
-            .iter()
-            .all(|s| !s.actions.iter().any(|a| a.action_type == ActionType::Create))
-    {
-        SelectionBehavior::AtMostOne
-    } else {
-        SelectionBehavior::Any
-    };
-    (list, Some(behavior))
-}
-
-/// The whole draft MedicationRequest with the first dosage set to `dose`.
-fn update_order(catalog: &Catalog, order: &Value, dose: &Dose, description: String, profile: &Profile) -> Action {
-    let mut resource = order.clone();
-    let ucum = catalog.system_uri("ucum").to_string();
-    let (period, unit) = match dose.interval {
-        Interval::Weeks(n) => (n, "wk"),
-        Interval::Months(n) => (n, "mo"),
-    };
-    let obj = resource
-        .as_object_mut()
-        .expect("a parsed MedicationRequest is an object");
-    let dosages = obj.entry("dosageInstruction").or_insert_with(|| json!([{}]));
-    if !dosages.is_array() || dosages.as_array().is_some_and(Vec::is_empty) {
-        *dosages = json!([{}]);
-    }
-    let first = &mut dosages[0];
-    if !first.is_object() {
-        *first = json!({});
-    }
-    first["doseAndRate"] =
-        json!([{ "doseQuantity": { "value": dose.mg, "unit": "mg", "system": ucum, "code": "mg" } }]);
-    let timing = first
-        .as_object_mut()
-        .expect("object")
-        .entry("timing")
-        .or_insert_with(|| json!({}));
-    if !timing.is_object() {
-        *timing = json!({});
-    }
-    timing["repeat"] = json!({ "frequency": 1, "period": period, "periodUnit": unit });
-    if let Some(t) = first.get_mut("text") {
-        // Free text that contradicts the coded dose would confuse the next reader.
-        match cds_core::card::values::dose_words(profile, dose) {
-            Ok(words) => *t = json!(words),
-            Err(e) => {
-                tracing::error!(template = %e.template, error = %e.message, "dose phrase failed");
-                // Better no free text than one that contradicts the coded dose.
-                if let Some(d) = first.as_object_mut() {
-                    d.remove("text");
-                }
-            }
-        }
-    }
-    Action {
-        action_type: ActionType::Update,
-        description,
-        resource: Some(resource),
-        resource_id: None,
     }
 }
 
