@@ -8,7 +8,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use crate::fhir::orders::recognise_orders;
-use crate::profile::{Catalog, Code, CodeSet, Profile, Service};
+use crate::profile::{Catalog, Code, CodeSet, Indication, Profile, Service};
 use crate::render::display_icd;
 
 /// The case changes a reviewer can make; each absent field leaves the chart as it is.
@@ -49,43 +49,8 @@ pub fn apply_changes(
     profile: &Profile,
     today: NaiveDate,
 ) -> Result<(), String> {
-    positive("weight", changes.weight)?;
-    positive("IgE", changes.ige)?;
-    positive("dose", changes.dose_mg)?;
-    if changes.every_weeks == Some(0) || changes.age_years.is_some_and(|a| a > 130) {
-        return Err("the interval must be at least one week and the age at most 130 years".into());
-    }
-    let indication = match changes.indication.as_deref().filter(|i| !i.is_empty()) {
-        None => None,
-        Some(id) => Some(
-            profile
-                .indication(id)
-                .ok_or_else(|| format!("no indication `{id}` in the profile"))?,
-        ),
-    };
-    let ours: Vec<String> = {
-        let draft = &request["context"]["draftOrders"];
-        recognise_orders(draft, None, catalog, profile)
-            .into_iter()
-            .map(|o| o.facts.reference)
-            .collect()
-    };
-    let mut order_date = None;
-    if let Some(entries) = request["context"]["draftOrders"]["entry"].as_array_mut() {
-        for resource in entries.iter_mut().filter_map(|e| e.get_mut("resource")) {
-            let reference = format!("MedicationRequest/{}", resource["id"].as_str().unwrap_or_default());
-            if resource["resourceType"] != "MedicationRequest" || !ours.contains(&reference) {
-                continue;
-            }
-            order_date = order_date.or_else(|| date_of(&resource["authoredOn"]));
-            if let Some(ind) = indication {
-                resource["reasonCode"] = json!([reason_code(catalog, &ind.codes, &ind.display)]);
-            }
-            if changes.dose_mg.is_some() || changes.every_weeks.is_some() {
-                set_dosage(resource, catalog, changes.dose_mg, changes.every_weeks);
-            }
-        }
-    }
+    let indication = checked_indication(changes, profile)?;
+    let order_date = change_orders(request, changes, indication, catalog, profile);
     // Ages are counted to the order's date, as the rules count them.
     let on = order_date.unwrap_or(today);
     let patient_id = request["context"]["patientId"]
@@ -98,16 +63,82 @@ pub fn apply_changes(
         .entry("prefetch")
         .or_insert_with(|| json!({}));
     if let Some(age) = changes.age_years {
-        // A day short of a birthday: the patient is `age` whole years old on `on`.
-        let birth = on
-            .checked_sub_months(Months::new(age * 12))
-            .and_then(|d| d.pred_opt())
-            .ok_or("that age cannot be dated")?;
-        if !prefetch["patient"].is_object() {
-            prefetch["patient"] = json!({"resourceType": "Patient", "id": patient_id});
-        }
-        prefetch["patient"]["birthDate"] = json!(birth.to_string());
+        set_age(prefetch, age, on, &patient_id)?;
     }
+    set_measurements(prefetch, changes, catalog, profile, &patient_id, on);
+    Ok(())
+}
+
+/// The changes are plausible; the indication, if named, is the profile's.
+fn checked_indication<'p>(changes: &Changes, profile: &'p Profile) -> Result<Option<&'p Indication>, String> {
+    positive("weight", changes.weight)?;
+    positive("IgE", changes.ige)?;
+    positive("dose", changes.dose_mg)?;
+    if changes.every_weeks == Some(0) || changes.age_years.is_some_and(|a| a > 130) {
+        return Err("the interval must be at least one week and the age at most 130 years".into());
+    }
+    match changes.indication.as_deref().filter(|i| !i.is_empty()) {
+        None => Ok(None),
+        Some(id) => profile
+            .indication(id)
+            .map(Some)
+            .ok_or_else(|| format!("no indication `{id}` in the profile")),
+    }
+}
+
+/// The reason and dose of each of this service's draft orders; the first order's date.
+fn change_orders(
+    request: &mut Value,
+    changes: &Changes,
+    indication: Option<&Indication>,
+    catalog: &Catalog,
+    profile: &Profile,
+) -> Option<NaiveDate> {
+    let ours: Vec<String> = recognise_orders(&request["context"]["draftOrders"], None, catalog, profile)
+        .into_iter()
+        .map(|o| o.facts.reference)
+        .collect();
+    let mut order_date = None;
+    let entries = request["context"]["draftOrders"]["entry"].as_array_mut()?;
+    for resource in entries.iter_mut().filter_map(|e| e.get_mut("resource")) {
+        let reference = format!("MedicationRequest/{}", resource["id"].as_str().unwrap_or_default());
+        if resource["resourceType"] != "MedicationRequest" || !ours.contains(&reference) {
+            continue;
+        }
+        order_date = order_date.or_else(|| date_of(&resource["authoredOn"]));
+        if let Some(ind) = indication {
+            resource["reasonCode"] = json!([reason_code(catalog, &ind.codes, &ind.display)]);
+        }
+        if changes.dose_mg.is_some() || changes.every_weeks.is_some() {
+            set_dosage(resource, catalog, changes.dose_mg, changes.every_weeks);
+        }
+    }
+    order_date
+}
+
+/// A birth date that makes the patient `age` whole years old on `on`.
+fn set_age(prefetch: &mut Value, age: u32, on: NaiveDate, patient_id: &str) -> Result<(), String> {
+    // A day short of a birthday: the patient is `age` whole years old on `on`.
+    let birth = on
+        .checked_sub_months(Months::new(age * 12))
+        .and_then(|d| d.pred_opt())
+        .ok_or("that age cannot be dated")?;
+    if !prefetch["patient"].is_object() {
+        prefetch["patient"] = json!({"resourceType": "Patient", "id": patient_id});
+    }
+    prefetch["patient"]["birthDate"] = json!(birth.to_string());
+    Ok(())
+}
+
+/// The weight and pretreatment lab the reviewer typed, as the chart's newest results.
+fn set_measurements(
+    prefetch: &mut Value,
+    changes: &Changes,
+    catalog: &Catalog,
+    profile: &Profile,
+    patient_id: &str,
+    on: NaiveDate,
+) {
     let ucum = catalog.system_uri("ucum").to_string();
     if let (Some(w), Some(set)) = (changes.weight, profile.dosing.weight.as_deref()) {
         let (unit, code) = match changes.weight_unit {
@@ -115,16 +146,15 @@ pub fn apply_changes(
             WeightUnit::Lb => ("lb", "[lb_av]"),
         };
         let quantity = json!({"value": w, "unit": unit, "system": ucum, "code": code});
-        set_observations(prefetch, catalog, profile, set, quantity, &patient_id, on);
+        set_observations(prefetch, catalog, profile, set, quantity, patient_id, on);
     }
     if let (Some(ige), Some(set)) = (changes.ige, profile.dosing.pretreatment_lab.as_deref()) {
         let quantity = json!({"value": ige, "unit": "IU/mL", "system": ucum, "code": "[IU]/mL"});
         // A new result is dated a month before the order, so a first order reads it as
         // pretreatment; an existing one keeps its date (its place in the history).
         let dated = on.checked_sub_months(Months::new(1)).unwrap_or(on);
-        set_observations(prefetch, catalog, profile, set, quantity, &patient_id, dated);
+        set_observations(prefetch, catalog, profile, set, quantity, patient_id, dated);
     }
-    Ok(())
 }
 
 fn date_of(v: &Value) -> Option<NaiveDate> {
@@ -277,40 +307,7 @@ pub fn request_from_bundle(bundle: &Value, service: &Service) -> Result<Value, S
         .find(|r| r["resourceType"] == "Patient")
         .ok_or("the Bundle holds no Patient")?;
     let patient_id = patient["id"].as_str().ok_or("the Patient has no id")?;
-    let mut prefetch = Map::new();
-    for (key, template) in &service.prefetch {
-        let wanted = template.as_str().split(['?', '/']).next().unwrap_or_default();
-        if wanted == "Patient" {
-            prefetch.insert(key.clone(), (*patient).clone());
-            continue;
-        }
-        // `_include=MedicationRequest:medication` brings the Medications too.
-        let included: Vec<String> = template
-            .as_str()
-            .split('&')
-            .filter_map(|p| p.strip_prefix("_include="))
-            .filter_map(|p| p.split(':').nth(1))
-            .map(|p| {
-                let mut c = p.chars();
-                c.next()
-                    .map(|f| f.to_uppercase().chain(c).collect())
-                    .unwrap_or_default()
-            })
-            .collect();
-        let entries: Vec<Value> = resources
-            .iter()
-            .filter(|r| !is_order(r))
-            .filter(|r| {
-                let t = r["resourceType"].as_str().unwrap_or_default();
-                t == wanted || included.iter().any(|i| i == t)
-            })
-            .map(|r| json!({"resource": r}))
-            .collect();
-        prefetch.insert(
-            key.clone(),
-            json!({"resourceType": "Bundle", "type": "searchset", "total": entries.len(), "entry": entries}),
-        );
-    }
+    let prefetch = prefetch_from(&resources, patient, service, is_order);
     let mut context = json!({
         "userId": "Practitioner/preview",
         "patientId": patient_id,
@@ -333,6 +330,55 @@ pub fn request_from_bundle(bundle: &Value, service: &Service) -> Result<Value, S
         "context": context,
         "prefetch": prefetch,
     }))
+}
+
+/// Each prefetch key filled from the Bundle's resources of the template's type (and the
+/// types its `_include`s bring), as a searchset; the Patient as itself.
+fn prefetch_from(
+    resources: &[&Value],
+    patient: &Value,
+    service: &Service,
+    is_order: impl Fn(&Value) -> bool,
+) -> Map<String, Value> {
+    let mut prefetch = Map::new();
+    for (key, template) in &service.prefetch {
+        let wanted = template.as_str().split(['?', '/']).next().unwrap_or_default();
+        if wanted == "Patient" {
+            prefetch.insert(key.clone(), patient.clone());
+            continue;
+        }
+        // `_include=MedicationRequest:medication` brings the Medications too.
+        let included = included_types(template.as_str());
+        let entries: Vec<Value> = resources
+            .iter()
+            .filter(|r| !is_order(r))
+            .filter(|r| {
+                let t = r["resourceType"].as_str().unwrap_or_default();
+                t == wanted || included.iter().any(|i| i == t)
+            })
+            .map(|r| json!({"resource": r}))
+            .collect();
+        prefetch.insert(
+            key.clone(),
+            json!({"resourceType": "Bundle", "type": "searchset", "total": entries.len(), "entry": entries}),
+        );
+    }
+    prefetch
+}
+
+/// `_include=MedicationRequest:medication` -> `Medication`.
+fn included_types(template: &str) -> Vec<String> {
+    template
+        .split('&')
+        .filter_map(|p| p.strip_prefix("_include="))
+        .filter_map(|p| p.split(':').nth(1))
+        .map(|p| {
+            let mut c = p.chars();
+            c.next()
+                .map(|f| f.to_uppercase().chain(c).collect())
+                .unwrap_or_default()
+        })
+        .collect()
 }
 
 #[cfg(test)]
