@@ -129,80 +129,74 @@ impl std::fmt::Debug for Metrics {
 
 impl Default for Metrics {
     fn default() -> Self {
-        let mut registry = Registry::with_prefix("omalizumab_cds");
-        let requests = Family::<RequestLabels, Counter>::default();
-        let request_seconds = Family::<RouteLabels, Histogram, fn() -> Histogram>::new_with_constructor(
-            latency_histogram as fn() -> Histogram,
-        );
-        let fhir_seconds = latency_histogram();
-        let fhir_calls = Family::<OutcomeLabels, Counter>::default();
-        let fhir_key_seconds = Family::<KeyLabels, Histogram, fn() -> Histogram>::new_with_constructor(
-            latency_histogram as fn() -> Histogram,
-        );
-        registry.register(
+        let mut m = Metrics {
+            registry: Registry::with_prefix("omalizumab_cds"),
+            requests: Family::default(),
+            request_seconds: Family::new_with_constructor(latency_histogram as fn() -> Histogram),
+            fhir_seconds: latency_histogram(),
+            fhir_calls: Family::default(),
+            fhir_key_seconds: Family::new_with_constructor(latency_histogram as fn() -> Histogram),
+            cards: Family::default(),
+            replay_ids: Family::default(),
+            replay_capacity: Gauge::default(),
+            audit_pending: Gauge::default(),
+            audit_unwritten: Counter::default(),
+        };
+        m.register();
+        m
+    }
+}
+
+impl Metrics {
+    /// Every metric under its name and help text (what `/metrics` shows).
+    fn register(&mut self) {
+        let r = &mut self.registry;
+        r.register(
             "fhir_key_seconds",
             "Time to fetch one prefetch key (all its pages), by key and outcome (fetched or unfetched)",
-            fhir_key_seconds.clone(),
+            self.fhir_key_seconds.clone(),
         );
-        let cards = Family::<IndicatorLabels, Counter>::default();
-        registry.register(
+        r.register(
             "http_requests",
             "HTTP requests by method, route and status",
-            requests.clone(),
+            self.requests.clone(),
         );
-        registry.register(
+        r.register(
             "http_request_seconds",
             "Time to answer an HTTP request, by route",
-            request_seconds.clone(),
+            self.request_seconds.clone(),
         );
-        registry.register(
+        r.register(
             "fhir_call_seconds",
             "Time of one FHIR server call",
-            fhir_seconds.clone(),
+            self.fhir_seconds.clone(),
         );
-        registry.register(
+        r.register(
             "fhir_calls",
             "FHIR server calls by outcome (ok, timeout, connect, status-NNN, too-large, not-json...)",
-            fhir_calls.clone(),
+            self.fhir_calls.clone(),
         );
-        registry.register("cards", "Cards returned, by indicator", cards.clone());
-        let replay_ids = Family::<IssuerLabels, Gauge>::default();
-        let replay_capacity = Gauge::default();
-        registry.register(
+        r.register("cards", "Cards returned, by indicator", self.cards.clone());
+        r.register(
             "jwt_replay_ids",
             "Client JWT ids remembered against replay, by trusted issuer (at the last scrape)",
-            replay_ids.clone(),
+            self.replay_ids.clone(),
         );
-        registry.register(
+        r.register(
             "jwt_replay_capacity",
             "Client JWT ids each issuer may have remembered at once (CDS_JWT_REPLAY_CAPACITY)",
-            replay_capacity.clone(),
+            self.replay_capacity.clone(),
         );
-        let audit_pending = Gauge::default();
-        let audit_unwritten = Counter::default();
-        registry.register(
+        r.register(
             "audit_decisions_pending",
             "Hook decisions queued and not yet written to the audit store (they wait while it is unreachable)",
-            audit_pending.clone(),
+            self.audit_pending.clone(),
         );
-        registry.register(
+        r.register(
             "audit_decisions_unwritten",
             "Hook decisions the audit store refused, so never written",
-            audit_unwritten.clone(),
+            self.audit_unwritten.clone(),
         );
-        Metrics {
-            registry,
-            requests,
-            request_seconds,
-            fhir_seconds,
-            fhir_calls,
-            fhir_key_seconds,
-            cards,
-            replay_ids,
-            replay_capacity,
-            audit_pending,
-            audit_unwritten,
-        }
     }
 }
 

@@ -132,34 +132,43 @@ pub async fn access_log(
             .await
             .map(ServiceResponse::map_into_left_body)
     };
-    span.in_scope(|| {
-        let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
-        let (status, route) = match &result {
-            Ok(res) => (
-                res.status().as_u16(),
-                res.request().match_pattern().unwrap_or_else(|| "unmatched".into()),
-            ),
-            Err(e) => (e.as_response_error().status_code().as_u16(), "unmatched".into()),
-        };
-        if let Some(m) = &metrics {
-            m.observe_request(method, &route, status, started.elapsed());
-        }
-        if disabled {
-            tracing::warn!(
-                method,
-                route,
-                status,
-                elapsed_ms,
-                "request served WITHOUT AUTHENTICATION (CDS_AUTH=none)"
-            );
-        } else if status >= 400 {
-            // Refusals (a 412 for data that could not be had, above all) show at `warn`.
-            tracing::warn!(method, route, status, elapsed_ms, "request refused");
-        } else {
-            tracing::info!(method, route, status, elapsed_ms, "request");
-        }
-    });
+    span.in_scope(|| log_request(&result, method, metrics.as_deref(), started, disabled));
     result
+}
+
+/// The request's one log line (the hook's fields are on its span) and its metrics.
+fn log_request<B>(
+    result: &Result<ServiceResponse<B>, Error>,
+    method: &str,
+    metrics: Option<&crate::metrics::Metrics>,
+    started: std::time::Instant,
+    disabled: bool,
+) {
+    let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
+    let (status, route) = match &result {
+        Ok(res) => (
+            res.status().as_u16(),
+            res.request().match_pattern().unwrap_or_else(|| "unmatched".into()),
+        ),
+        Err(e) => (e.as_response_error().status_code().as_u16(), "unmatched".into()),
+    };
+    if let Some(m) = metrics {
+        m.observe_request(method, &route, status, started.elapsed());
+    }
+    if disabled {
+        tracing::warn!(
+            method,
+            route,
+            status,
+            elapsed_ms,
+            "request served WITHOUT AUTHENTICATION (CDS_AUTH=none)"
+        );
+    } else if status >= 400 {
+        // Refusals (a 412 for data that could not be had, above all) show at `warn`.
+        tracing::warn!(method, route, status, elapsed_ms, "request refused");
+    } else {
+        tracing::info!(method, route, status, elapsed_ms, "request");
+    }
 }
 
 /// A preflight (or a call from an origin) that the CORS layer refuses is answered, like
