@@ -231,33 +231,10 @@ pub async fn feedback(
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let (service_id, body) = service_body(&state, &req, path, payload).await?;
-    if !json_depth_within(&body, state.engine.limits.max_json_depth) {
-        return Err(ApiError::LimitExceeded(format!(
-            "JSON nested deeper than {} levels",
-            state.engine.limits.max_json_depth
-        )));
-    }
-    let items = feedback::parse(&body, state.engine.limits.max_feedback_items).map_err(|e| match e {
-        FeedbackError::Invalid(m) => ApiError::BadRequest(m),
-        FeedbackError::TooMany { sent, max } => {
-            ApiError::LimitExceeded(format!("feedback has {sent} items; at most {max} are accepted"))
-        }
-    })?;
+    let items = parse_feedback(&state, &body)?;
     let issuer = caller_issuer(&req);
     let uuids: Vec<String> = items.iter().map(|i| i.card.clone()).collect();
-    let mut cards = issued_cards(&state.store, &uuids).await?;
-    if cards.iter().any(Option::is_none) {
-        // Decisions are written by the audit thread: feedback right after a hook may
-        // come before its cards are. Wait for the queue once, then look again.
-        state.audit.flush_within(FLUSH_FOR_FEEDBACK).await;
-        cards = issued_cards(&state.store, &uuids).await?;
-    }
-    let mut waited = std::time::Duration::ZERO;
-    while state.store.shared() && cards.iter().any(Option::is_none) && waited < OTHER_REPLICA_WAIT {
-        tokio::time::sleep(OTHER_REPLICA_POLL).await;
-        waited += OTHER_REPLICA_POLL;
-        cards = issued_cards(&state.store, &uuids).await?;
-    }
+    let cards = cards_issued(&state, &uuids).await?;
     // Every item is checked before any is recorded: a request is taken whole or not at all.
     let mut records = Vec::with_capacity(items.len());
     for (i, (item, card)) in items.iter().zip(&cards).enumerate() {
@@ -271,6 +248,46 @@ pub async fn feedback(
             outcome_at: item.outcome_timestamp.into(),
         });
     }
+    write_feedback(&state, &service_id, records).await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({})))
+}
+
+fn parse_feedback(state: &AppState, body: &[u8]) -> Result<Vec<feedback::FeedbackItem>, ApiError> {
+    if !json_depth_within(body, state.engine.limits.max_json_depth) {
+        return Err(ApiError::LimitExceeded(format!(
+            "JSON nested deeper than {} levels",
+            state.engine.limits.max_json_depth
+        )));
+    }
+    feedback::parse(body, state.engine.limits.max_feedback_items).map_err(|e| match e {
+        FeedbackError::Invalid(m) => ApiError::BadRequest(m),
+        FeedbackError::TooMany { sent, max } => {
+            ApiError::LimitExceeded(format!("feedback has {sent} items; at most {max} are accepted"))
+        }
+    })
+}
+
+/// The cards the feedback is about, as the audit store has them (none for a uuid that
+/// was never issued).
+async fn cards_issued(state: &AppState, uuids: &[String]) -> Result<Vec<Option<IssuedCard>>, ApiError> {
+    let mut cards = issued_cards(&state.store, uuids).await?;
+    if cards.iter().any(Option::is_none) {
+        // Decisions are written by the audit thread: feedback right after a hook may
+        // come before its cards are. Wait for the queue once, then look again.
+        state.audit.flush_within(FLUSH_FOR_FEEDBACK).await;
+        cards = issued_cards(&state.store, uuids).await?;
+    }
+    let mut waited = std::time::Duration::ZERO;
+    while state.store.shared() && cards.iter().any(Option::is_none) && waited < OTHER_REPLICA_WAIT {
+        tokio::time::sleep(OTHER_REPLICA_POLL).await;
+        waited += OTHER_REPLICA_POLL;
+        cards = issued_cards(&state.store, uuids).await?;
+    }
+    Ok(cards)
+}
+
+/// Record every item, then log each (checked values only).
+async fn write_feedback(state: &AppState, service_id: &str, records: Vec<FeedbackRecord>) -> Result<(), ApiError> {
     let store = state.store.clone();
     let written = match web::block(move || {
         records
@@ -299,7 +316,7 @@ pub async fn feedback(
             "feedback"
         );
     }
-    Ok(HttpResponse::Ok().json(serde_json::json!({})))
+    Ok(())
 }
 
 /// Liveness: the process answers.
