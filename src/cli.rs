@@ -99,18 +99,9 @@ fn serve() -> Result<(), String> {
     })
 }
 
-/// Settings for the commands that serve nobody (demo, check): client authentication
-/// does not apply to them.
-fn offline_settings() -> Result<Settings, String> {
-    let mut vars: std::collections::BTreeMap<String, String> =
-        std::env::vars().filter(|(k, _)| k.starts_with("CDS_")).collect();
-    vars.insert("CDS_AUTH".into(), "none".into());
-    Settings::from_map(&vars).map_err(|e| e.to_string())
-}
-
 fn check(args: CheckArgs) -> Result<(), String> {
     use secrecy::ExposeSecret;
-    let settings = offline_settings()?;
+    let settings = Settings::from_env_offline().map_err(|e| e.to_string())?;
     let order = crate::check::CheckOrder {
         fhir_server: args
             .fhir_server
@@ -137,7 +128,7 @@ fn check(args: CheckArgs) -> Result<(), String> {
 }
 
 fn demo(fixtures: Option<PathBuf>) -> Result<(), String> {
-    let settings = offline_settings()?;
+    let settings = Settings::from_env_offline().map_err(|e| e.to_string())?;
     let fixtures = fixtures.unwrap_or_else(|| settings.scenarios_dir.clone());
     let runtime = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
     let text = runtime.block_on(crate::demo::run(&settings, &fixtures))?;
@@ -146,7 +137,7 @@ fn demo(fixtures: Option<PathBuf>) -> Result<(), String> {
 }
 
 fn report() -> Result<(), String> {
-    let settings = offline_settings()?;
+    let settings = Settings::from_env_offline().map_err(|e| e.to_string())?;
     if settings.postgres.is_none() && !settings.store_path.exists() {
         return Err(format!("no audit store at {}", settings.store_path.display()));
     }

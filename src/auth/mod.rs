@@ -2,6 +2,7 @@
 //! "Trusting CDS Clients"). Nothing here is fetched from a URL the caller chooses: each
 //! issuer's key set lives at a URL (or file) this service was configured with.
 
+mod claims;
 pub mod jwks;
 pub mod replay;
 pub mod throttle;

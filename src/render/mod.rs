@@ -24,7 +24,8 @@ pub use cds_core::card::values::display_icd;
 /// CDS_QUIET_MATCHES: what an order that matches the label with a complete chart, and
 /// nothing else to say, gets (`rules::nothing_to_do`): a one-line info card (`card`, the
 /// default) or no card at all (`none`; `{"cards": []}` is still a 200).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(try_from = "String")]
 pub enum QuietMatches {
     #[default]
     Card,
@@ -41,6 +42,13 @@ impl QuietMatches {
                 message: format!("`{other}`: use card or none"),
             }),
         }
+    }
+}
+
+impl TryFrom<String> for QuietMatches {
+    type Error = String;
+    fn try_from(value: String) -> Result<Self, String> {
+        QuietMatches::parse(Some(&value)).map_err(|e| e.message)
     }
 }
 
