@@ -20,13 +20,21 @@ indexStructureDefinitionBundle(readJson('fhir/r4/profiles-resources.json'));
 
 // A search parameter shared by many resource types (`patient`, `code`, `date`) is slow
 // in the memory repository; one copy per type makes searches fast (13 s -> 0.2 s measured).
+// Each copy keeps only its own type's branches of the expression (`Observation.subject
+// .where(resolve() is Patient)`, not the union over 30 types, whose other branches can only
+// be empty for an Observation): the memory repository evaluates the whole expression for
+// every resource it scans, so with the union a `patient` search cost about 680 us a
+// resource and a `code` search 265 us; with the own branches, 17 us and 10 us.
+// (Every branch of every shared R4 parameter starts with one of its base types.)
 const searchParameters = readJson('fhir/r4/search-parameters.json');
 const perType = [];
 for (const entry of searchParameters.entry) {
   const sp = entry.resource;
   if (sp.base.length > 1) {
     for (const base of sp.base) {
-      perType.push({ resource: { ...sp, id: `${sp.id}-${base}`, base: [base] } });
+      const own = (sp.expression ?? '').split(' | ').filter((b) => b.replace(/^\(+/, '').startsWith(`${base}.`));
+      const expression = own.length ? own.join(' | ') : sp.expression;
+      perType.push({ resource: { ...sp, id: `${sp.id}-${base}`, base: [base], expression } });
     }
   } else {
     perType.push(entry);
