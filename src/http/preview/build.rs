@@ -64,8 +64,8 @@ pub fn apply_changes(
         ),
     };
     let ours: Vec<String> = {
-        let draft = &request["context"]["draftOrders"];
-        recognise_orders(draft, None, catalog, profile)
+        let draft = crate::fhir::json::FhirJson::from_value(&request["context"]["draftOrders"]);
+        recognise_orders(&draft, None, catalog, profile)
             .into_iter()
             .map(|o| o.facts.reference)
             .collect()
