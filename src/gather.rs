@@ -11,14 +11,16 @@
 //! that key would hold as unknown, never missing. Only a required key (the Patient read:
 //! without it nothing about the patient is known) makes the whole hook a 412.
 
+use std::collections::BTreeMap;
+use std::time::Duration;
+
 use futures_util::future::join_all;
-use serde_json::{Map, Value};
 use tokio::time::Instant;
 use url::Url;
 
 use crate::facts::{ChartPart, NotFetched, NotFetchedReason, Unfetched};
 use crate::fhir::client::{FetchError, FhirClient};
-use crate::fhir::parse::{is_operation_outcome, next_link_of};
+use crate::fhir::json::FhirJson;
 use crate::hooks::prefetch;
 use crate::hooks::request::OrderContext;
 use crate::profile::Service;
@@ -48,14 +50,14 @@ pub struct FhirAccess<'a> {
 
 #[derive(Debug, Default)]
 pub struct Gathered {
-    /// Every resource or Bundle page, in no particular order.
-    pub values: Vec<Value>,
+    /// Every resource or Bundle page, in no particular order, as JSON text.
+    pub values: Vec<FhirJson>,
     /// Keys fetched from the FHIR server (for logs and metrics: names, not data).
     pub fetched_keys: Vec<String>,
     /// Keys the FHIR server did not give, sorted by key: their data is unknown.
     pub unfetched: Vec<Unfetched>,
     /// How long each key's fetch took (all its pages), by key: names and times only.
-    pub timings: Vec<(String, std::time::Duration)>,
+    pub timings: Vec<(String, Duration)>,
 }
 
 /// How long the FHIR calls of a hook may take, and until when.
@@ -63,11 +65,11 @@ pub struct Gathered {
 pub struct FetchBudget {
     pub until: Instant,
     /// The length of the budget, for the card's words ("did not answer within 2 s").
-    pub length: std::time::Duration,
+    pub length: Duration,
 }
 
 /// The budget in words: `2 s`, `1.5 s`, `800 ms`.
-pub fn budget_words(d: std::time::Duration) -> String {
+pub fn budget_words(d: Duration) -> String {
     let ms = d.as_millis();
     if ms >= 1000 && ms.is_multiple_of(100) {
         let s = format!("{:.1}", ms as f64 / 1000.0);
@@ -78,7 +80,7 @@ pub fn budget_words(d: std::time::Duration) -> String {
 }
 
 /// Why a key was not fetched, for the 412's message (the integrator reads it).
-fn why_unfetched(e: &FetchError, budget: std::time::Duration) -> String {
+fn why_unfetched(e: &FetchError, budget: Duration) -> String {
     match e {
         FetchError::Timeout => format!("the FHIR server did not answer within {}", budget_words(budget)),
         other => other.to_string(),
@@ -87,7 +89,7 @@ fn why_unfetched(e: &FetchError, budget: std::time::Duration) -> String {
 
 /// Why a key was not fetched, for the card: a reason and its value; the words are the
 /// profile's.
-fn not_fetched(e: &FetchError, budget: std::time::Duration) -> NotFetched {
+fn not_fetched(e: &FetchError, budget: Duration) -> NotFetched {
     let (reason, value) = match e {
         FetchError::Timeout => (NotFetchedReason::Timeout, Some(budget_words(budget))),
         FetchError::Status(s) => (NotFetchedReason::Status, Some(s.to_string())),
@@ -126,23 +128,23 @@ fn describe(keys: &[(String, String)]) -> String {
 
 #[derive(Debug)]
 enum Plan {
-    Have(Value),
-    HaveAndFollow(Value, String),
+    Have(FhirJson),
+    HaveAndFollow(FhirJson, String),
     Fetch(String),
 }
 
 /// What to do for each prefetch key: use what the client sent (following its next
 /// link), fetch it, or nothing (`null`, or a template this hook has no token for).
-fn plan(service: &Service, prefetch: Option<Map<String, Value>>, ctx: &OrderContext) -> Vec<(String, Plan)> {
+fn plan(service: &Service, prefetch: Option<BTreeMap<String, FhirJson>>, ctx: &OrderContext) -> Vec<(String, Plan)> {
     let mut plans: Vec<(String, Plan)> = Vec::new();
     let mut prefetch = prefetch;
     for (key, template) in &service.prefetch {
         // Taken, not copied: the prefetch can be most of the request.
         let sent = prefetch.as_mut().and_then(|p| p.remove(key));
         // An OperationOutcome is the client's failed fetch: treat it as missing.
-        match sent.filter(|v| !is_operation_outcome(v)) {
-            Some(Value::Null) => {}
-            Some(v) => match next_link_of(&v) {
+        match sent.filter(|v| !v.is_operation_outcome()) {
+            Some(v) if v.is_null() => {}
+            Some(v) => match v.next_link().map(str::to_string) {
                 Some(next) => plans.push((key.clone(), Plan::HaveAndFollow(v, next))),
                 None => plans.push((key.clone(), Plan::Have(v))),
             },
@@ -189,45 +191,60 @@ pub async fn gather(
     client: &FhirClient,
     allowlist: &FhirAllowlist,
     service: &Service,
-    prefetch: Option<Map<String, Value>>,
+    prefetch: Option<BTreeMap<String, FhirJson>>,
     ctx: &OrderContext,
     access: FhirAccess<'_>,
     budget: FetchBudget,
 ) -> Result<Gathered, GatherError> {
-    let deadline = budget.until;
     let plans = plan(service, prefetch, ctx);
     let server = server_for(&plans, allowlist, access.server)?;
     let mut gathered = Gathered::default();
     let mut fetches = Vec::new();
     for (key, plan) in plans {
-        let base = || server.clone().expect("a server was required above");
-        let token = access.token;
         match plan {
             Plan::Have(v) => gathered.values.push(v),
-            Plan::HaveAndFollow(first, next) => {
-                let base = base();
-                fetches.push(futures_util::future::Either::Left(async move {
-                    let started = Instant::now();
-                    let rest = client.fetch_rest(&base, &next, token, deadline, 1).await;
-                    let pages = rest.map(|mut pages| {
-                        pages.insert(0, first);
-                        pages
-                    });
-                    (key, pages, started.elapsed())
-                }));
-            }
-            Plan::Fetch(query) => {
-                let base = base();
-                fetches.push(futures_util::future::Either::Right(async move {
-                    let started = Instant::now();
-                    let pages = client.fetch_all(&base, &query, token, deadline).await;
-                    (key, pages, started.elapsed())
-                }));
+            plan => {
+                let base = server.clone().expect("a server was required above");
+                fetches.push(fetch_key(client, base, key, plan, access.token, budget.until));
             }
         }
     }
+    let failed = take_fetched(client, join_all(fetches).await, &mut gathered);
+    settle(service, failed, budget, gathered)
+}
+
+/// One key's pages from the FHIR server (after the page the client sent, for a key it
+/// prefetched only in part), and how long they took.
+async fn fetch_key(
+    client: &FhirClient,
+    base: Url,
+    key: String,
+    plan: Plan,
+    token: Option<&str>,
+    deadline: Instant,
+) -> Fetched {
+    let started = Instant::now();
+    let pages = match plan {
+        Plan::HaveAndFollow(first, next) => {
+            let rest = client.fetch_rest(&base, &next, token, deadline, 1).await;
+            rest.map(|mut pages| {
+                pages.insert(0, first);
+                pages
+            })
+        }
+        Plan::Fetch(query) => client.fetch_all(&base, &query, token, deadline).await,
+        Plan::Have(v) => Ok(vec![v]),
+    };
+    (key, pages, started.elapsed())
+}
+
+/// A key, its pages or why it has none, and how long it took.
+type Fetched = (String, Result<Vec<FhirJson>, FetchError>, Duration);
+
+/// The fetched pages into `gathered`, with each key's time; the keys that failed, by key.
+fn take_fetched(client: &FhirClient, results: Vec<Fetched>, gathered: &mut Gathered) -> Vec<(String, FetchError)> {
     let mut failed = Vec::new();
-    for (key, result, took) in join_all(fetches).await {
+    for (key, result, took) in results {
         client.observe_key(&key, result.is_ok(), took);
         gathered.timings.push((key.clone(), took));
         match result {
@@ -239,8 +256,18 @@ pub async fn gather(
         }
     }
     failed.sort_by(|a, b| a.0.cmp(&b.0));
+    failed
+}
+
+/// Without the Patient nothing about the patient is known: no useful card. Any other
+/// key that failed is unfetched, and the hook answers with what it has.
+fn settle(
+    service: &Service,
+    failed: Vec<(String, FetchError)>,
+    budget: FetchBudget,
+    mut gathered: Gathered,
+) -> Result<Gathered, GatherError> {
     let part = |key: &str| part_of(service.prefetch.get(key).map(|t| t.as_str()).unwrap_or_default());
-    // Without the Patient nothing about the patient is known: no useful card.
     if failed.iter().any(|(k, _)| part(k) == ChartPart::Patient) {
         // The pages that did arrive may be large: freed off the worker.
         let values = std::mem::take(&mut gathered.values);

@@ -13,9 +13,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde_json::Value;
 use tokio::time::Instant;
 use url::Url;
+
+use super::json::FhirJson;
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum FetchError {
@@ -96,7 +97,7 @@ impl FhirClient {
     }
 
     /// Refuse a page holding more resources than a hook may read, inside the parsing
-    /// task: an over-cap page's tree is built and freed there, never on a worker.
+    /// task: an over-cap page is looked at and freed there, never on a worker.
     pub fn with_resource_cap(mut self, max_resources: usize) -> Self {
         self.max_resources = max_resources;
         self
@@ -116,10 +117,10 @@ impl FhirClient {
         relative: &str,
         token: Option<&str>,
         deadline: Instant,
-    ) -> Result<Vec<Value>, FetchError> {
+    ) -> Result<Vec<FhirJson>, FetchError> {
         let first = self.get(join(base, relative)?, token, deadline).await?;
-        let mut pages = match crate::fhir::parse::next_link_of(&first) {
-            Some(next) => self.fetch_rest(base, &next, token, deadline, 1).await?,
+        let mut pages = match first.next_link() {
+            Some(next) => self.fetch_rest(base, next, token, deadline, 1).await?,
             None => Vec::new(),
         };
         pages.insert(0, first);
@@ -134,7 +135,7 @@ impl FhirClient {
         token: Option<&str>,
         deadline: Instant,
         pages_already: usize,
-    ) -> Result<Vec<Value>, FetchError> {
+    ) -> Result<Vec<FhirJson>, FetchError> {
         let mut pages = Vec::new();
         let mut next = Some(next.to_string());
         while let Some(link) = next {
@@ -148,7 +149,7 @@ impl FhirClient {
                 return Err(FetchError::ForeignLink);
             }
             let page = self.get(url, token, deadline).await?;
-            next = crate::fhir::parse::next_link_of(&page);
+            next = page.next_link().map(str::to_string);
             pages.push(page);
         }
         Ok(pages)
@@ -162,7 +163,7 @@ impl FhirClient {
         }
     }
 
-    async fn get(&self, url: Url, token: Option<&str>, deadline: Instant) -> Result<Value, FetchError> {
+    async fn get(&self, url: Url, token: Option<&str>, deadline: Instant) -> Result<FhirJson, FetchError> {
         let started = Instant::now();
         match self.get_once(url.clone(), token, deadline).await {
             Err(e) if e.is_transient() && deadline.saturating_duration_since(Instant::now()) >= started.elapsed() => {
@@ -172,7 +173,7 @@ impl FhirClient {
         }
     }
 
-    async fn get_once(&self, url: Url, token: Option<&str>, deadline: Instant) -> Result<Value, FetchError> {
+    async fn get_once(&self, url: Url, token: Option<&str>, deadline: Instant) -> Result<FhirJson, FetchError> {
         let mut req = self
             .http
             .get(url)
@@ -203,8 +204,9 @@ impl FhirClient {
                 body.push(&chunk)
                     .map_err(|_| FetchError::TooLarge(self.max_response_bytes))?;
             }
-            // Off the worker, a few at a time: a large page takes tens of milliseconds to
-            // parse (and to free), and the deadline can only answer while the worker is free.
+            // Off the worker, a few at a time: a large page takes milliseconds to look at
+            // (where its entries are), and the deadline can only answer while the worker is
+            // free. Its resources are parsed from the text later, with the chart.
             let bytes = body.into_bytes();
             // The permit travels with the parse: a hook that gives up at its deadline
             // must not free a slot while its page is still being parsed in the background.
@@ -217,8 +219,8 @@ impl FhirClient {
             let max_resources = self.max_resources;
             tokio::task::spawn_blocking(move || {
                 let _permit = permit;
-                let page = serde_json::from_slice::<Value>(&bytes).map_err(|_| FetchError::NotJson)?;
-                if crate::hooks::limits::resource_count(std::iter::once(&page)) > max_resources {
+                let page = FhirJson::from_bytes(bytes).map_err(|_| FetchError::NotJson)?;
+                if page.resource_count() > max_resources {
                     return Err(FetchError::TooManyResources(max_resources));
                 }
                 Ok(page)

@@ -1,9 +1,11 @@
-//! Which draftOrders entries are orders for the profile's drug, read from their JSON (the
-//! suggestions send the order back amended, so its JSON is kept beside its facts).
+//! Which draftOrders entries are orders for the profile's drug, read from their JSON text
+//! (the suggestions send the order back amended, so a recognised order's JSON is kept
+//! beside its facts, as a tree; the other entries are never built as one).
 
 use fhir_parse::r4::Resource;
 use serde_json::Value;
 
+use super::json::FhirJson;
 use crate::facts::OrderFacts;
 use crate::facts::extract::{MedicationIndex, request_medication};
 use crate::facts::orders::{is_recognised, order_facts};
@@ -19,12 +21,12 @@ pub struct RecognisedOrder {
 /// The MedicationRequests of `draft_orders` that are this profile's drug. With
 /// `selections` (order-select), only the selected entries are considered.
 pub fn recognise_orders(
-    draft_orders: &Value,
+    draft_orders: &FhirJson,
     selections: Option<&[String]>,
     catalog: &Catalog,
     profile: &Profile,
 ) -> Vec<RecognisedOrder> {
-    let parsed = crate::fhir::parse::parse_value_keeping_raw(draft_orders);
+    let parsed = crate::fhir::parse::read_keeping_raw(draft_orders);
     let meds = MedicationIndex::new(&parsed.resources);
     let mut found = Vec::new();
     for (resource, raw) in parsed.resources.iter().zip(&parsed.raw) {
@@ -44,9 +46,13 @@ pub fn recognise_orders(
         if !is_recognised(&identity, &profile.recognition) {
             continue;
         }
+        // It parsed as FHIR, so it is JSON.
+        let Ok(raw) = serde_json::from_str(raw) else {
+            continue;
+        };
         found.push(RecognisedOrder {
             facts: order_facts(mr, reference, identity, catalog, profile),
-            raw: raw.clone(),
+            raw,
         });
     }
     found

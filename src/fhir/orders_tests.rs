@@ -26,7 +26,10 @@ fn request(id: &str, medication: Value, dose: Value, repeat: Value) -> Value {
 fn recognise(b: &Value) -> Vec<OrderFacts> {
     let c = catalog();
     let p = c.profile("omalizumab").unwrap();
-    recognise_orders(b, None, c, p).into_iter().map(|o| o.facts).collect()
+    recognise_orders(&FhirJson::from_value(b), None, c, p)
+        .into_iter()
+        .map(|o| o.facts)
+        .collect()
 }
 
 #[test]
@@ -157,7 +160,7 @@ fn selections_limit_the_orders_and_reasons_are_read() {
         ),
     ]);
     let selected = vec!["MedicationRequest/b".to_string()];
-    let only_b = recognise_orders(&b, Some(&selected), c, p);
+    let only_b = recognise_orders(&FhirJson::from_value(&b), Some(&selected), c, p);
     assert_eq!(only_b.len(), 1);
     assert_eq!(only_b[0].facts.reference, "MedicationRequest/b");
     let a = &recognise(&b)[0];

@@ -1,90 +1,126 @@
 //! FHIR JSON (prefetch values, search results, draftOrders) into fhirbolt resources.
 //!
 //! Each resource and each bundle entry is parsed on its own, in fhirbolt's strict mode,
-//! so one odd entry never costs the whole bundle: it is skipped and counted.
+//! so one odd entry never costs the whole bundle: it is skipped and counted. Each is
+//! first looked at (`Look`): one the caller does not want is skipped unbuilt, and one it
+//! wants is parsed straight from its text. Only a resource holding what strict mode
+//! rejects but real servers send (`null` members, empty arrays or objects,
+//! `fhir_comments`), or one the text parse refuses, is built as a tree, cleaned, and
+//! parsed from the tree, as every resource was before.
+
+use std::cell::Cell;
 
 use fhir_parse::r4::Resource;
 use serde_json::Value;
+
+use super::json::FhirJson;
+use super::look::Look;
 
 /// What one JSON value (a resource or a Bundle) yielded.
 #[derive(Debug, Default)]
 pub struct Parsed {
     pub resources: Vec<Resource>,
-    /// The raw JSON of each parsed resource, in the same order; filled only by
-    /// `parse_value_keeping_raw` (orders, whose suggestions send the whole resource back).
-    pub raw: Vec<Value>,
+    /// The JSON text of each parsed resource, in the same order; filled only by
+    /// `read_keeping_raw` (orders, whose suggestions send the whole resource back).
+    pub raw: Vec<String>,
     pub unreadable: usize,
     /// `link[relation=next]` of a searchset, when there are more pages.
     pub next: Option<String>,
 }
 
-/// Whether a value is an OperationOutcome: a prefetch the client failed to fill.
-pub fn is_operation_outcome(v: &Value) -> bool {
-    v.get("resourceType").and_then(Value::as_str) == Some("OperationOutcome")
-}
-
-/// Parse a resource or a Bundle (entries one by one). `OperationOutcome` entries of a
+/// Parse a resource or a Bundle (entries one by one), only the resources `wanted`
+/// accepts; the others are neither built nor counted. `OperationOutcome` entries of a
 /// searchset (search.mode = outcome) carry warnings, not data, and are dropped.
-pub fn parse_value(v: &Value) -> Parsed {
-    parse_owned(v.clone(), false, &mut |_| true)
+pub fn read(json: &FhirJson, wanted: &mut dyn FnMut(&Look) -> bool) -> Parsed {
+    read_into(json, false, wanted)
 }
 
-/// As `parse_value`, consuming the JSON so no resource is copied (the hook path, where
-/// the prefetch and fetched pages are not needed afterwards), and parsing only the
-/// resources `wanted` accepts; the others are neither parsed nor counted.
-pub fn parse_value_owned(v: Value, mut wanted: impl FnMut(&Value) -> bool) -> Parsed {
-    parse_owned(v, false, &mut wanted)
+/// Every resource, each with its JSON text in `raw`.
+pub fn read_keeping_raw(json: &FhirJson) -> Parsed {
+    read_into(json, true, &mut |_| true)
 }
 
-/// As `parse_value`, also keeping each parsed resource's JSON in `raw`.
-pub fn parse_value_keeping_raw(v: &Value) -> Parsed {
-    parse_owned(v.clone(), true, &mut |_| true)
-}
-
-fn parse_owned(mut v: Value, keep_raw: bool, wanted: &mut dyn FnMut(&Value) -> bool) -> Parsed {
+fn read_into(json: &FhirJson, keep_raw: bool, wanted: &mut dyn FnMut(&Look) -> bool) -> Parsed {
     let mut out = Parsed::default();
-    match v.get("resourceType").and_then(Value::as_str) {
+    match json.resource_type() {
         Some("Bundle") => {
-            out.next = next_link_of(&v);
-            let entries = match v.get_mut("entry").map(Value::take) {
-                Some(Value::Array(entries)) => entries,
-                _ => Vec::new(),
-            };
-            for mut entry in entries {
-                let Some(resource) = entry.get_mut("resource").map(Value::take) else {
-                    continue;
-                };
-                if !is_operation_outcome(&resource) && wanted(&resource) {
-                    push_one(resource, keep_raw, &mut out);
-                }
+            out.next = json.next_link().map(str::to_string);
+            for text in json.entry_resources() {
+                read_one(text, true, keep_raw, wanted, &mut out);
             }
         }
-        Some(_) if wanted(&v) => push_one(v, keep_raw, &mut out),
-        Some(_) => {}
+        Some(_) => read_one(json.text(), false, keep_raw, wanted, &mut out),
         None => out.unreadable += 1,
     }
     out
 }
 
-fn push_one(v: Value, keep_raw: bool, out: &mut Parsed) {
-    let raw = keep_raw.then(|| v.clone());
-    match parse_one_owned(v) {
+fn read_one(text: &str, entry: bool, keep_raw: bool, wanted: &mut dyn FnMut(&Look) -> bool, out: &mut Parsed) {
+    let Ok(look) = Look::parse(text) else {
+        out.unreadable += 1;
+        return;
+    };
+    if (entry && look.is_operation_outcome()) || !wanted(&look) {
+        return;
+    }
+    match parse_text(text) {
         Ok(r) => {
             out.resources.push(r);
-            out.raw.extend(raw);
+            if keep_raw {
+                out.raw.push(text.to_string());
+            }
         }
         Err(_) => out.unreadable += 1,
     }
 }
 
-/// Parse one resource. Before the strict parse, drop what strict mode rejects (or, for
-/// empty arrays, what makes fhirbolt 0.4 panic) but real servers send and FHIR JSON does
-/// not allow: `null` members, empty arrays and objects as members, `fhir_comments`.
-pub fn parse_one(v: &Value) -> Result<Resource, String> {
-    parse_one_owned(v.clone())
+thread_local! {
+    static TREES_BUILT: Cell<usize> = const { Cell::new(0) };
 }
 
-fn parse_one_owned(mut v: Value) -> Result<Resource, String> {
+/// Resources this thread has built as a JSON tree to parse them (the clean-up path):
+/// tests and profiles read it to see which resources took that path.
+pub fn trees_built_on_this_thread() -> usize {
+    TREES_BUILT.with(Cell::get)
+}
+
+/// Parse one resource from its JSON text. Straight from the text when it holds nothing
+/// to clean up; otherwise, or when that fails, as before: built as a tree, cleaned of
+/// what strict mode rejects (or, for empty arrays, what makes fhirbolt 0.4 panic) but
+/// real servers send and FHIR JSON does not allow (`null` members, empty arrays and
+/// objects as members, `fhir_comments`), and parsed from the tree. Without anything to
+/// clean, both give the same resource (`fhir-parse`'s tests and `fixtures_parse_the_same`).
+pub fn parse_text(text: &str) -> Result<Resource, String> {
+    if !may_need_cleanup(text.as_bytes())
+        && let Ok(r) = fhir_parse::parse_resource_str(text)
+    {
+        return Ok(r);
+    }
+    TREES_BUILT.with(|n| n.set(n.get() + 1));
+    let v: Value = serde_json::from_str(text).map_err(|e| e.to_string())?;
+    parse_tree(v)
+}
+
+/// Whether the clean-up could change this text: a `null` member (`: null`), an empty
+/// array or object, or `fhir_comments`. Read on the bytes, strings included, so it errs
+/// only towards the tree (a string holding `: null` costs the clean-up, nothing else).
+fn may_need_cleanup(text: &[u8]) -> bool {
+    let after_space = |mut i: usize| {
+        while i < text.len() && matches!(text[i], b' ' | b'\t' | b'\n' | b'\r') {
+            i += 1;
+        }
+        &text[i..]
+    };
+    text.iter().enumerate().any(|(i, b)| match b {
+        b':' => after_space(i + 1).starts_with(b"null"),
+        b'[' => after_space(i + 1).starts_with(b"]"),
+        b'{' => after_space(i + 1).starts_with(b"}"),
+        b'f' => text[i..].starts_with(b"fhir_comments"),
+        _ => false,
+    })
+}
+
+fn parse_tree(mut v: Value) -> Result<Resource, String> {
     strip_noise(&mut v);
     fhir_parse::parse_resource(v)
 }
@@ -110,22 +146,19 @@ fn strip_noise(v: &mut Value) {
     }
 }
 
-/// `link[relation=next]` of a searchset page.
-pub fn next_link_of(bundle: &Value) -> Option<String> {
-    bundle
-        .get("link")?
-        .as_array()?
-        .iter()
-        .find(|l| l.get("relation").and_then(Value::as_str) == Some("next"))?
-        .get("url")?
-        .as_str()
-        .map(str::to_string)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
+
+    /// The reading of a tree, through its text: what these tests were written against.
+    fn parse_value(v: &Value) -> Parsed {
+        read(&FhirJson::from_value(v), &mut |_| true)
+    }
+
+    fn parse_one(v: &Value) -> Result<Resource, String> {
+        parse_text(&v.to_string())
+    }
 
     #[test]
     fn a_bad_entry_is_skipped_and_counted_not_fatal() {
@@ -166,5 +199,75 @@ mod tests {
     fn non_resources_count_as_unreadable() {
         assert_eq!(parse_value(&json!({"hello": 1})).unreadable, 1);
         assert_eq!(parse_value(&json!({"resourceType": "NotAThing"})).unreadable, 1);
+    }
+
+    #[test]
+    fn only_a_resource_with_something_to_clean_is_built_as_a_tree() {
+        let before = trees_built_on_this_thread();
+        let clean = r#"{"resourceType": "Patient", "id": "p", "birthDate": "1990-01-01", "name": [{"given": ["A"]}]}"#;
+        assert!(parse_text(clean).is_ok());
+        assert_eq!(trees_built_on_this_thread(), before);
+        let noisy =
+            r#"{"resourceType": "Patient", "id": "p", "name": [ ], "gender": null, "telecom": [{"period": {}}]}"#;
+        assert!(matches!(parse_text(noisy), Ok(Resource::Patient(_))));
+        assert_eq!(trees_built_on_this_thread(), before + 1);
+        // Refused as text for a reason the clean-up cannot know from the bytes (an
+        // escaped `fhir_comments`): the tree decides, as it always did.
+        let escaped = r#"{"resourceType": "Patient", "id": "p", "fhir\u005fcomments": ["x"]}"#;
+        assert!(parse_text(escaped).is_ok());
+        assert_eq!(trees_built_on_this_thread(), before + 2);
+    }
+
+    #[test]
+    fn the_clean_up_is_needed_for_null_members_empty_values_and_comments() {
+        for text in [
+            r#"{"a": null}"#,
+            r#"{"a" :	null}"#,
+            r#"{"a": []}"#,
+            r#"{"a": [ ]}"#,
+            r#"{"a": {}}"#,
+            r#"{"a": {
+            }}"#,
+            r#"{"fhir_comments": ["x"]}"#,
+            // Inside a string it costs a tree, nothing else.
+            r#"{"text": "x: null"}"#,
+        ] {
+            assert!(may_need_cleanup(text.as_bytes()), "{text}");
+        }
+        for text in [r#"{"a": [null, 1]}"#, r#"{"a": "null"}"#, r#"{"a": [{"b": 1}]}"#] {
+            assert!(!may_need_cleanup(text.as_bytes()), "{text}");
+        }
+    }
+
+    #[test]
+    fn resources_not_wanted_are_neither_built_nor_parsed_nor_counted() {
+        // Not valid FHIR, and holding what only the tree's clean-up could rescue: skipped
+        // on the look, never built.
+        let bundle = FhirJson::from_value(&json!({"resourceType": "Bundle", "type": "searchset", "entry": [
+            {"resource": {"resourceType": "Observation", "id": "hr", "status": "final",
+                          "code": {"coding": [{"system": "http://loinc.org", "code": "8867-4"}]},
+                          "valueQuantity": [], "notAField": {"a": null}}},
+            {"resource": {"resourceType": "Observation", "id": "odd", "code": 5, "subject": []}},
+            {"resource": {"resourceType": "Patient", "id": "p"}}
+        ]}));
+        let before = trees_built_on_this_thread();
+        let mut looked = Vec::new();
+        let parsed = read(&bundle, &mut |l| {
+            looked.push(l.id.as_deref().unwrap_or_default().to_string());
+            l.resource_type() == Some("Patient")
+        });
+        assert_eq!(looked, ["hr", "odd", "p"]);
+        assert_eq!(parsed.resources.len(), 1);
+        assert_eq!(parsed.unreadable, 0);
+        assert_eq!(trees_built_on_this_thread(), before);
+    }
+
+    #[test]
+    fn orders_keep_their_text() {
+        let text = r#"{"resourceType": "Bundle", "entry": [{"resource": {"resourceType": "MedicationRequest", "id": "mr1", "status": "draft", "intent": "order", "subject": {"reference": "Patient/p"}, "medicationCodeableConcept": {"text": "Xolair"}, "dosageInstruction": [{"doseAndRate": [{"doseQuantity": {"value": 150.0, "unit": "mg"}}]}]}}]}"#;
+        let parsed = read_keeping_raw(&FhirJson::from_text(text.to_string()).unwrap());
+        assert_eq!(parsed.resources.len(), 1);
+        assert!(parsed.raw[0].starts_with(r#"{"resourceType": "MedicationRequest""#));
+        assert!(parsed.raw[0].contains("150.0"));
     }
 }

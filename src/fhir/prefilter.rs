@@ -1,14 +1,14 @@
-//! Which chart entries can matter, decided on the JSON before the strict FHIR parse.
+//! Which chart entries can matter, decided on a look at their JSON text (`fhir::look`),
+//! before any tree is built or strict FHIR parse is run.
 //!
 //! The strict parse is most of a hook's cost per resource, and an Observation counts
 //! only through the profile's observation sets (IgE, weight, allergen tests): the rules
 //! never read any other. An EHR that ignores the prefetch template's `code` filter can
-//! send a whole record of vital signs and panels; those are dropped here, unparsed.
+//! send a whole record of vital signs and panels; those are dropped here, unbuilt.
 //! Anything whose codes cannot be read from the JSON is kept, and the parser decides.
 //! A panel counts through its components too (allergen panels report values there).
 
-use serde_json::Value;
-
+use super::look::Look;
 use crate::profile::{Code, CodeSystems, Profile};
 
 /// Whether a resource is the context patient's: a Patient with that id, or a clinical
@@ -17,45 +17,33 @@ use crate::profile::{Code, CodeSystems, Profile};
 /// nothing of it may reach a card. A clinical resource naming no patient cannot be shown
 /// to be this patient's and is not used either. Resources that name no patient by design
 /// (Medication) are kept.
-pub fn names_patient(resource: &Value, patient_id: &str) -> bool {
-    let field = match resource.get("resourceType").and_then(Value::as_str) {
-        Some("Patient") => return resource.get("id").and_then(Value::as_str) == Some(patient_id),
-        Some("AllergyIntolerance") => "patient",
+pub fn names_patient(resource: &Look, patient_id: &str) -> bool {
+    let reference = match resource.resource_type() {
+        Some("Patient") => return resource.id.as_deref() == Some(patient_id),
+        Some("AllergyIntolerance") => &resource.patient,
         Some(
             "Observation" | "Condition" | "MedicationRequest" | "MedicationStatement" | "MedicationAdministration",
-        ) => "subject",
+        ) => &resource.subject,
         _ => return true,
     };
-    resource
-        .pointer(&format!("/{field}/reference"))
-        .and_then(Value::as_str)
-        .is_some_and(|r| {
-            let r = r.split(['?', '#']).next().unwrap_or(r);
-            crate::facts::extract::tail_reference(r) == format!("Patient/{patient_id}")
-        })
+    reference.as_deref().is_some_and(|r| {
+        let r = r.split(['?', '#']).next().unwrap_or(r);
+        crate::facts::extract::tail_reference(r) == format!("Patient/{patient_id}")
+    })
 }
 
 /// False only for an Observation whose every coding is readable and names a code that
 /// no observation set of the profile lists.
-pub fn may_matter(resource: &Value, profile: &Profile, systems: &CodeSystems) -> bool {
-    if resource.get("resourceType").and_then(Value::as_str) != Some("Observation") {
+pub fn may_matter(resource: &Look, profile: &Profile, systems: &CodeSystems) -> bool {
+    if resource.resource_type() != Some("Observation") {
         return true;
     }
-    let Some(codings) = resource.pointer("/code/coding").and_then(Value::as_array) else {
+    let Some(codings) = &resource.codings else {
         return true;
     };
     let mut all_read = !codings.is_empty();
-    let component_codings = resource
-        .get("component")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .filter_map(|c| c.pointer("/code/coding").and_then(Value::as_array))
-        .flatten();
-    for coding in codings.iter().chain(component_codings) {
-        let system = coding.get("system").and_then(Value::as_str);
-        let code = coding.get("code").and_then(Value::as_str);
-        match (system, code) {
+    for coding in codings.iter().chain(resource.component_codings()) {
+        match (coding.system.as_deref(), coding.code.as_deref()) {
             (Some(system), Some(code)) => {
                 if profile.reads_observation(&Code::new(&systems.id_for(system), code)) {
                     return true;
@@ -71,8 +59,17 @@ pub fn may_matter(resource: &Value, profile: &Profile, systems: &CodeSystems) ->
 mod tests {
     use serde_json::{Value, json};
 
-    use super::may_matter;
+    use crate::fhir::look::Look;
     use crate::profile::{Catalog, Profile};
+
+    /// The look at a tree's text: these tests were written against trees.
+    fn look(v: &Value) -> Look<'static> {
+        Look::parse(Box::leak(v.to_string().into_boxed_str())).unwrap()
+    }
+
+    fn may_matter(v: &Value, profile: &Profile, systems: &crate::profile::CodeSystems) -> bool {
+        super::may_matter(&look(v), profile, systems)
+    }
 
     fn catalog() -> &'static Catalog {
         Catalog::shipped()
@@ -151,7 +148,7 @@ mod tests {
 
     #[test]
     fn only_the_context_patients_resources_are_used() {
-        use super::names_patient;
+        let names_patient = |v: &Value, p: &str| super::names_patient(&look(v), p);
         let obs = |subject: Value| json!({"resourceType": "Observation", "subject": subject});
         assert!(names_patient(&json!({"resourceType": "Patient", "id": "p1"}), "p1"));
         assert!(!names_patient(&json!({"resourceType": "Patient", "id": "p2"}), "p1"));

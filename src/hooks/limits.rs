@@ -1,7 +1,9 @@
 //! Limits that make an abusive request cheap to refuse: checked before the work they
 //! protect (nesting before parsing, counts before gathering or extraction).
 
-use serde_json::{Map, Value};
+use std::collections::BTreeMap;
+
+use crate::fhir::json::FhirJson;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RequestLimits {
@@ -66,23 +68,18 @@ pub fn json_depth_within(body: &[u8], max: usize) -> bool {
 }
 
 /// Resources in a prefetch object: one per value, plus one per Bundle entry.
-pub fn prefetch_resource_count(prefetch: &Map<String, Value>) -> usize {
+pub fn prefetch_resource_count(prefetch: &BTreeMap<String, FhirJson>) -> usize {
     resource_count(prefetch.values())
 }
 
 /// Resources in prefetch values or fetched pages: one per value, plus one per Bundle entry.
-pub fn resource_count<'a>(values: impl Iterator<Item = &'a Value>) -> usize {
-    values
-        .map(|v| match v.get("entry").and_then(Value::as_array) {
-            Some(entries) => 1 + entries.len(),
-            None => usize::from(!v.is_null()),
-        })
-        .sum()
+pub fn resource_count<'a>(values: impl Iterator<Item = &'a FhirJson>) -> usize {
+    values.map(FhirJson::resource_count).sum()
 }
 
 /// Entries in a draftOrders Bundle (0 when it has none).
-pub fn draft_order_count(draft_orders: &Value) -> usize {
-    draft_orders.get("entry").and_then(Value::as_array).map_or(0, Vec::len)
+pub fn draft_order_count(draft_orders: &FhirJson) -> usize {
+    draft_orders.entry_count().unwrap_or(0)
 }
 
 #[cfg(test)]
@@ -111,12 +108,14 @@ mod tests {
             "weights": {"resourceType": "Bundle", "entry": [{}, {}, {}]},
             "conditions": null
         });
-        assert_eq!(prefetch_resource_count(prefetch.as_object().unwrap()), 5);
+        let prefetch = serde_json::from_value(prefetch).unwrap();
+        assert_eq!(prefetch_resource_count(&prefetch), 5);
     }
 
     #[test]
     fn draft_orders_counted_by_entry() {
-        assert_eq!(draft_order_count(&json!({"entry": [{}, {}]})), 2);
-        assert_eq!(draft_order_count(&json!({"resourceType": "Bundle"})), 0);
+        let count = |v| draft_order_count(&FhirJson::from_value(&v));
+        assert_eq!(count(json!({"entry": [{}, {}]})), 2);
+        assert_eq!(count(json!({"resourceType": "Bundle"})), 0);
     }
 }

@@ -46,7 +46,7 @@ mod tests {
             user_id: user.into(),
             patient_id: "p-1".into(),
             encounter_id: encounter.map(str::to_string),
-            draft_orders: serde_json::Value::Null,
+            draft_orders: crate::fhir::json::FhirJson::from_value(&serde_json::Value::Null),
             selections: None,
         }
     }

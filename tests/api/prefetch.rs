@@ -242,3 +242,31 @@ async fn observations_the_rules_never_read_change_nothing() {
     assert_eq!(without_uuids(&padded), without_uuids(&plain));
     assert_eq!(extension(&padded["cards"][0]), &s.expected);
 }
+
+// Issue 16 item 3: a resource no rule reads is skipped on a look at its text and never
+// built. Even one whose JSON cannot be built as a serde_json tree at all (an object
+// holding the key that serde_json's `arbitrary_precision` reserves for numbers, which
+// made the whole request a 400 when the request was read into a tree) costs nothing:
+// the answer is the one without it, and nothing counts as unreadable.
+#[tokio::test]
+async fn a_resource_no_rule_reads_is_never_built() {
+    let app = spawn_app().await;
+    let s = scenario("asthma-adult-dose-mismatch");
+    let plain = app.hook_json(SIGN, &s.order_sign(Some(s.prefetch()), None)).await;
+    let mut prefetch = s.prefetch();
+    let heart_rate = json!({"resourceType": "Observation", "id": "hr-odd", "status": "final",
+        "subject": {"reference": format!("Patient/{}", s.patient_id())},
+        "code": {"coding": [{"system": "http://loinc.org", "code": "8867-4"}]},
+        "valueQuantity": "NO-TREE", "notAFhirField": [{"fhir_comments": null}]});
+    prefetch["observations"]["entry"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"resource": heart_rate}));
+    let body = serde_json::to_string(&s.order_sign(Some(prefetch), None))
+        .unwrap()
+        .replace(r#""NO-TREE""#, r#"{"$serde_json::private::Number": "not a number"}"#);
+    let resp = app.post_raw(&format!("/cds-services/{SIGN}"), body.into_bytes()).await;
+    assert_eq!(resp.status(), 200);
+    let answered: Value = resp.json().await.unwrap();
+    assert_eq!(extension(&answered["cards"][0]), extension(&plain["cards"][0]));
+}

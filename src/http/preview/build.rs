@@ -94,7 +94,8 @@ fn change_orders(
     catalog: &Catalog,
     profile: &Profile,
 ) -> Option<NaiveDate> {
-    let ours: Vec<String> = recognise_orders(&request["context"]["draftOrders"], None, catalog, profile)
+    let draft = crate::fhir::json::FhirJson::from_value(&request["context"]["draftOrders"]);
+    let ours: Vec<String> = recognise_orders(&draft, None, catalog, profile)
         .into_iter()
         .map(|o| o.facts.reference)
         .collect();
