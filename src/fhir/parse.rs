@@ -111,13 +111,11 @@ fn may_need_cleanup(text: &[u8]) -> bool {
         }
         &text[i..]
     };
-    text.iter().enumerate().any(|(i, b)| match b {
+    memchr::memchr3_iter(b':', b'[', b'{', text).any(|i| match text[i] {
         b':' => after_space(i + 1).starts_with(b"null"),
         b'[' => after_space(i + 1).starts_with(b"]"),
-        b'{' => after_space(i + 1).starts_with(b"}"),
-        b'f' => text[i..].starts_with(b"fhir_comments"),
-        _ => false,
-    })
+        _ => after_space(i + 1).starts_with(b"}"),
+    }) || memchr::memmem::find(text, b"fhir_comments").is_some()
 }
 
 fn parse_tree(mut v: Value) -> Result<Resource, String> {

@@ -26,9 +26,12 @@ pub fn names_patient(resource: &Look, patient_id: &str) -> bool {
         ) => &resource.subject,
         _ => return true,
     };
+    // `facts::extract::tail_reference(r) == "Patient/<id>"`, without building either
+    // string: this runs for every entry, read or not. (A patient id has no `/`.)
     reference.as_deref().is_some_and(|r| {
         let r = r.split(['?', '#']).next().unwrap_or(r);
-        crate::facts::extract::tail_reference(r) == format!("Patient/{patient_id}")
+        let mut tail = r.rsplit('/');
+        matches!((tail.next(), tail.next()), (Some(id), Some("Patient")) if id == patient_id)
     })
 }
 

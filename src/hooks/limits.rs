@@ -37,23 +37,27 @@ impl Default for RequestLimits {
 
 /// True when no object or array in `body` nests deeper than `max`. A byte scan, so a
 /// deeply nested body is refused without building any of it; malformed JSON is left
-/// for the parser to report.
+/// for the parser to report. Strings, most of a FHIR body, are skipped with `memchr`.
 pub fn json_depth_within(body: &[u8], max: usize) -> bool {
     let mut depth = 0usize;
-    let mut in_string = false;
-    let mut escaped = false;
-    for &b in body {
-        if in_string {
-            match b {
-                _ if escaped => escaped = false,
-                b'\\' => escaped = true,
-                b'"' => in_string = false,
-                _ => {}
+    let mut i = 0;
+    while i < body.len() {
+        match body[i] {
+            b'"' => {
+                i += 1;
+                // To the closing quote, stepping over each escaped byte.
+                loop {
+                    let Some(j) = body.get(i..).and_then(|rest| memchr::memchr2(b'"', b'\\', rest)) else {
+                        return true;
+                    };
+                    i += j + 1;
+                    if body[i - 1] == b'"' {
+                        break;
+                    }
+                    i += 1;
+                }
+                continue;
             }
-            continue;
-        }
-        match b {
-            b'"' => in_string = true,
             b'{' | b'[' => {
                 depth += 1;
                 if depth > max {
@@ -63,6 +67,7 @@ pub fn json_depth_within(body: &[u8], max: usize) -> bool {
             b'}' | b']' => depth = depth.saturating_sub(1),
             _ => {}
         }
+        i += 1;
     }
     true
 }
@@ -117,5 +122,44 @@ mod tests {
         let count = |v| draft_order_count(&FhirJson::from_value(&v));
         assert_eq!(count(json!({"entry": [{}, {}]})), 2);
         assert_eq!(count(json!({"resourceType": "Bundle"})), 0);
+    }
+
+    /// The scan as it was written first, one byte at a time: the reference for the
+    /// faster one.
+    fn depth_within_bytewise(body: &[u8], max: usize) -> bool {
+        let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
+        for &b in body {
+            if in_string {
+                match b {
+                    _ if escaped => escaped = false,
+                    b'\\' => escaped = true,
+                    b'"' => in_string = false,
+                    _ => {}
+                }
+                continue;
+            }
+            match b {
+                b'"' => in_string = true,
+                b'{' | b'[' => {
+                    depth += 1;
+                    if depth > max {
+                        return false;
+                    }
+                }
+                b'}' | b']' => depth = depth.saturating_sub(1),
+                _ => {}
+            }
+        }
+        true
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn the_depth_scan_agrees_with_the_bytewise_scan(
+            body in proptest::collection::vec(proptest::sample::select(b"{}[]\"\\a :".to_vec()), 0..64),
+            max in 0usize..6,
+        ) {
+            proptest::prop_assert_eq!(json_depth_within(&body, max), depth_within_bytewise(&body, max));
+        }
     }
 }

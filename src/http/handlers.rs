@@ -120,30 +120,59 @@ pub async fn hook(
 }
 
 /// The hook's fields on the request's span: the access line carries them (names and
-/// counts only, never patient data).
+/// counts only, never patient data). Recorded in one call: the JSON log format re-reads
+/// and rewrites a span's fields at each record, so eleven calls cost eleven rewrites
+/// (about a twelfth of a prefetch-complete hook, measured with callgrind).
 fn record_answer(service_id: &str, tenant: Option<&str>, o: &crate::engine::HookOutcome) {
+    use tracing::field::{Value, debug};
+
     let span = tracing::Span::current();
-    span.record("service", service_id);
-    span.record("tenant", tenant.unwrap_or(""));
-    span.record("hook_instance", o.hook_instance.as_str());
-    span.record("decision", "answered");
-    span.record("orders", o.orders);
-    span.record("fetched", tracing::field::debug(&o.fetched_keys));
-    if !o.unfetched_keys.is_empty() {
-        span.record("unfetched", tracing::field::debug(&o.unfetched_keys));
-    }
-    if !o.fetch_timings.is_empty() {
-        // key=ms for each key fetched or tried: "observations=812 patient=3".
-        let timings: Vec<String> = o
-            .fetch_timings
+    let Some(metadata) = span.metadata() else {
+        return;
+    };
+    let names = [
+        "service",
+        "tenant",
+        "hook_instance",
+        "decision",
+        "orders",
+        "fetched",
+        "unfetched",
+        "fetch_ms",
+        "unreadable",
+        "other_patient",
+        "cards",
+    ];
+    let fields = metadata.fields();
+    let Some(f) = names.map(|n| fields.field(n)).into_iter().collect::<Option<Vec<_>>>() else {
+        // Not the access log's span: nothing to fill in.
+        return;
+    };
+    // key=ms for each key fetched or tried: "observations=812 patient=3".
+    let timings = (!o.fetch_timings.is_empty()).then(|| {
+        o.fetch_timings
             .iter()
             .map(|(k, d)| format!("{k}={}", d.as_millis()))
-            .collect();
-        span.record("fetch_ms", timings.join(" "));
-    }
-    span.record("unreadable", o.unreadable_entries);
-    span.record("other_patient", o.other_patient_entries);
-    span.record("cards", tracing::field::debug(&o.indicators));
+            .collect::<Vec<_>>()
+            .join(" ")
+    });
+    let fetched = debug(&o.fetched_keys);
+    let unfetched = (!o.unfetched_keys.is_empty()).then(|| debug(&o.unfetched_keys));
+    let cards = debug(&o.indicators);
+    let tenant = tenant.unwrap_or("");
+    span.record_all(&fields.value_set(&[
+        (&f[0], Some(&service_id as &dyn Value)),
+        (&f[1], Some(&tenant as &dyn Value)),
+        (&f[2], Some(&o.hook_instance.as_str() as &dyn Value)),
+        (&f[3], Some(&"answered" as &dyn Value)),
+        (&f[4], Some(&o.orders as &dyn Value)),
+        (&f[5], Some(&fetched as &dyn Value)),
+        (&f[6], unfetched.as_ref().map(|v| v as &dyn Value)),
+        (&f[7], timings.as_ref().map(|v| v as &dyn Value)),
+        (&f[8], Some(&o.unreadable_entries as &dyn Value)),
+        (&f[9], Some(&o.other_patient_entries as &dyn Value)),
+        (&f[10], Some(&cards as &dyn Value)),
+    ]));
 }
 
 /// The audit record of an answered hook, when a profile's drug was ordered: the patient
