@@ -32,6 +32,19 @@ for run in ["saturation", "rate-500", "rate-2000"]:
     s = row("service-" + run)
     b = row("baseline-" + run)
     print(f"| {run} | {s[0]:.0f} | {ms(s[1])} | {ms(s[2])} | {b[0]:.0f} | {ms(b[1])} | {ms(b[2])} | {s[0] / b[0]:.2f} |")
+
+
+def cpu_us_per_request(who):
+    """CPU (user + system) the process used in its saturation run, per answer."""
+    with open(os.path.join(out, who + "-saturation.cpu")) as f:
+        ticks, per_second = (int(x) for x in f.read().split())
+    answers = sum(load(who + "-saturation")["statusCodeDistribution"].values())
+    return ticks / per_second * 1e6 / answers
+
+
+s_cpu, b_cpu = cpu_us_per_request("service"), cpu_us_per_request("baseline")
+print(f"\nCPU per answer at saturation (the process alone, not the load generator): service {s_cpu:.0f} µs, "
+      f"baseline {b_cpu:.0f} µs; ratio {b_cpu / s_cpu:.2f}")
 for run in ["saturation", "rate-500", "rate-2000"]:
     for who in ["service", "baseline"]:
         r = row(f"{who}-{run}")
