@@ -225,3 +225,29 @@ fn the_diagnosis_is_shown_in_the_charts_words_with_its_code() {
         "moderate-to-severe persistent asthma"
     );
 }
+
+/// Each supporting result (allergen-specific IgE) is on the card's evidence line with its
+/// value and unit, or said to be unreadable; a template that builds the list inside a loop
+/// can silently print none of them.
+#[test]
+fn every_supporting_result_is_shown_as_evidence() {
+    let p = profile("omalizumab");
+    let mut shown = 0;
+    for (name, a) in samples::assessments(p) {
+        let text = card_text(p, &a, false).unwrap();
+        for r in &a.supporting {
+            assert!(text.detail.contains(&r.name), "{name}: {}", text.detail);
+            let reading = match &r.value {
+                Some(_) => r.unit.as_str(),
+                None => "not readable",
+            };
+            assert!(
+                text.detail.contains(&format!("{} ", r.name)) && text.detail.contains(reading),
+                "{name}: {}",
+                text.detail
+            );
+            shown += 1;
+        }
+    }
+    assert!(shown > 0, "no sample has a supporting result");
+}

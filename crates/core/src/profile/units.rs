@@ -25,6 +25,7 @@ pub struct UnitTable {
 
 #[derive(Debug, Clone)]
 struct QuantityKind {
+    canonical: String,
     factors: HashMap<String, f64>,
 }
 
@@ -34,7 +35,8 @@ impl UnitTable {
             .iter()
             .map(|(id, k)| {
                 let factors = k.units.iter().map(|(u, f)| (u.clone(), *f)).collect();
-                (id.clone(), QuantityKind { factors })
+                let canonical = k.canonical.clone();
+                (id.clone(), QuantityKind { canonical, factors })
             })
             .collect();
         UnitTable { kinds }
@@ -42,6 +44,11 @@ impl UnitTable {
 
     pub fn has_kind(&self, kind: &str) -> bool {
         self.kinds.contains_key(kind)
+    }
+
+    /// The unit `to_canonical` converts a value of `kind` to, as units.toml spells it.
+    pub fn canonical(&self, kind: &str) -> Option<&str> {
+        self.kinds.get(kind).map(|k| k.canonical.as_str())
     }
 
     /// Convert `value` in `unit` to the kind's canonical unit, or None when the

@@ -380,7 +380,15 @@ fn supporting_results(
     let Some(set) = ind.and_then(|i| i.supporting_observation.as_deref()) else {
         return Vec::new();
     };
-    let unit = profile.observation_set(set).quantity.clone().unwrap_or_default();
+    // Values are converted to the quantity's canonical unit (`lab_value`), so that is the
+    // unit shown beside them.
+    let unit = profile
+        .observation_set(set)
+        .quantity
+        .as_deref()
+        .and_then(|kind| catalog.units.canonical(kind))
+        .unwrap_or_default()
+        .to_string();
     documentation::supporting_results(catalog, profile, facts, set, order_date)
         .into_iter()
         .map(|(o, value)| SupportingResult {
