@@ -108,24 +108,35 @@ async fn the_acceptance_card_reads_right() {
 }
 
 #[tokio::test]
-async fn no_dose_in_table_is_critical_and_on_treatment_ige_suggests_a_new_test() {
+async fn no_dose_in_table_is_critical_and_a_new_ige_is_suggested_only_before_treatment() {
     let app = spawn_app().await;
     let s = scenario("asthma-no-dose-in-table");
     let body = cards(&app, &s.order_sign(Some(s.prefetch()), None)).await;
     assert_eq!(body["cards"][0]["indicator"], "critical");
     assert!(body["cards"][0]["summary"].as_str().unwrap().contains("no dose"));
 
+    let creates = |card: &Value| -> Vec<Value> {
+        card["suggestions"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .flat_map(|s| s["actions"].as_array().unwrap().clone())
+            .filter(|a| a["type"] == "create")
+            .collect()
+    };
+    // On treatment, an IgE drawn now is raised by the drug: the original pretreatment
+    // value is what the card asks for, and no new test is offered.
     let s = scenario("asthma-ige-not-pretreatment");
     let body = cards(&app, &s.order_sign(Some(s.prefetch()), None)).await;
     let card = &body["cards"][0];
     assert_eq!(card["indicator"], "warning");
-    let create = card["suggestions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .flat_map(|s| s["actions"].as_array().unwrap())
-        .find(|a| a["type"] == "create")
-        .expect("a create action");
+    assert_eq!(creates(card), Vec::<Value>::new());
+
+    // Never treated and no IgE on the chart: the test is offered.
+    let s = scenario("asthma-weight-and-ige-missing");
+    let body = cards(&app, &s.order_sign(Some(s.prefetch()), None)).await;
+    let created = creates(&body["cards"][0]);
+    let create = created.first().expect("a create action");
     assert_eq!(create["resource"]["resourceType"], "ServiceRequest");
     assert_eq!(create["resource"]["code"]["coding"][0]["code"], "19113-0");
     assert_eq!(

@@ -267,7 +267,12 @@ fn check_pretreatment_lab(found: &mut Findings, profile: &Profile, lab: Option<&
     if pending {
         found.readings.push(Reading::LabPreliminaryNewer);
     }
-    let order_lab = profile.dosing.pretreatment_lab.clone();
+    // A lab is suggested only when a new draw could set the dose.
+    let order_lab = profile
+        .dosing
+        .pretreatment_lab
+        .clone()
+        .filter(|_| lab.is_some_and(|l| l.new_draw_can_set_dose));
     match lab.map(|l| &l.lab) {
         Some(PretreatmentLab::Found(v)) => {
             if v.bound.is_some() {

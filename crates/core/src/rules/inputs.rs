@@ -175,6 +175,11 @@ pub struct PretreatmentReading {
     pub lab: PretreatmentLab,
     /// A preliminary (not yet final) value newer than the one used, or with none used.
     pub pending_newer: bool,
+    /// Whether a lab drawn now could set the dose: never treated, or off treatment for at
+    /// least the washout. On treatment, or stopped more recently, a new draw is raised by
+    /// the drug itself and the original pretreatment value is the one to find (reference
+    /// §3: "Interruption < 1 year: use the original pretreatment IgE").
+    pub new_draw_can_set_dose: bool,
 }
 
 /// A lab value in the set's canonical unit: a measurement, or a bound. None when its
@@ -212,10 +217,16 @@ pub fn pretreatment_lab(
     order_date: NaiveDate,
 ) -> PretreatmentReading {
     let obs_set = profile.observation_set(set);
+    let washout = profile.dosing.pretreatment_lab_washout_days.unwrap_or(i64::MAX);
+    let new_draw_can_set_dose = history.records == 0
+        || history
+            .last_dose
+            .is_some_and(|last| (order_date - last).num_days() >= washout);
     let Some(kind) = obs_set.quantity.as_deref() else {
         return PretreatmentReading {
             lab: PretreatmentLab::None,
             pending_newer: false,
+            new_draw_can_set_dose,
         };
     };
     let mut values: Vec<LabValue> = Vec::new();
@@ -240,7 +251,11 @@ pub fn pretreatment_lab(
         (PretreatmentLab::Found(v), Some(d)) => d > v.date,
         (_, Some(_)) => true,
     };
-    PretreatmentReading { lab, pending_newer }
+    PretreatmentReading {
+        lab,
+        pending_newer,
+        new_draw_can_set_dose,
+    }
 }
 
 fn choose_pretreatment(

@@ -462,7 +462,8 @@ fn ige_drawn_during_treatment_never_sets_the_dose() {
     );
     assert!(!a.safety.contains(&SafetyAdvice::FirstDose));
 
-    // Only on-treatment IgE: gap, undetermined, and a suggestion to order IgE.
+    // Only on-treatment IgE: gap and undetermined. No suggestion to order IgE: a draw on
+    // treatment is raised by the drug, and the original pretreatment value is the one to find.
     let p = Patient::new(35)
         .weight(80.0)
         .condition("icd10cm", "J45.50")
@@ -473,6 +474,40 @@ fn ige_drawn_during_treatment_never_sets_the_dose() {
     assert!(a.gaps.contains(&DocumentationGap::LabNotPretreatment));
     assert!(a.missing.contains(&MissingInput::PretreatmentLab));
     assert_eq!(a.eligibility, Eligibility::Undetermined);
+    assert_eq!(a.labs_to_order, Vec::<String>::new());
+    // Off treatment for over a year (last dose 2025-06-01, the IgE drawn on treatment): a
+    // retest is what sets the dose.
+    let off_treatment = Patient::new(35)
+        .weight(80.0)
+        .condition("icd10cm", "J45.50")
+        .observation("loinc", "19113-0", 900.0, "[IU]/mL", "2025-01-01")
+        .medication(MedicationRecordKind::Administration, "omalizumab", "2024-06-01", false)
+        .medication(MedicationRecordKind::Administration, "omalizumab", "2025-06-01", false);
+    let a = run(&off_treatment, &order(Some(225.0), Some(2)));
+    assert!(a.gaps.contains(&DocumentationGap::LabNotPretreatment));
+    assert!(a.notes.contains(&Note::PretreatmentLabRetest), "{:?}", a.notes);
+    assert_eq!(a.labs_to_order, vec!["total-ige".to_string()]);
+}
+
+/// On treatment with no IgE on the chart at all: the pretreatment value is missing, and a
+/// new draw would not set the dose, so none is suggested; never treated, one is.
+#[test]
+fn a_new_ige_draw_is_suggested_only_when_it_could_set_the_dose() {
+    let base = || Patient::new(35).weight(80.0).condition("icd10cm", "J45.50");
+    let treated = base().medication(MedicationRecordKind::Administration, "omalizumab", "2026-10-01", false);
+    let a = run(&treated, &order(Some(225.0), Some(2)));
+    assert!(
+        a.gaps.contains(&DocumentationGap::PretreatmentLabMissing),
+        "{:?}",
+        a.gaps
+    );
+    assert_eq!(a.labs_to_order, Vec::<String>::new());
+    let a = run(&base(), &order(Some(225.0), Some(2)));
+    assert!(
+        a.gaps.contains(&DocumentationGap::PretreatmentLabMissing),
+        "{:?}",
+        a.gaps
+    );
     assert_eq!(a.labs_to_order, vec!["total-ige".to_string()]);
 }
 
