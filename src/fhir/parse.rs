@@ -123,9 +123,11 @@ fn parse_tree(mut v: Value) -> Result<Resource, String> {
     fhir_parse::parse_resource(v)
 }
 
-/// Bottom up, so a member that only held empty values goes too. Array items are kept
-/// as they are (a `null` there aligns a primitive array with its `_name` twin).
-fn strip_noise(v: &mut Value) {
+/// Drop what FHIR JSON does not allow but real servers send: `null` members, empty arrays
+/// and objects as members, `fhir_comments`. Bottom up, so a member that only held empty
+/// values goes too. Array items are kept as they are (a `null` there aligns a primitive
+/// array with its `_name` twin). Also used on a draft order sent back as a suggestion.
+pub(crate) fn strip_noise(v: &mut Value) {
     match v {
         Value::Object(map) => {
             map.values_mut().for_each(strip_noise);

@@ -60,7 +60,7 @@ fn update_order(catalog: &Catalog, order: &Value, dose: &Dose, description: Stri
     if !timing.is_object() {
         *timing = json!({});
     }
-    timing["repeat"] = json!({ "frequency": 1, "period": period, "periodUnit": unit });
+    set_schedule(timing, period, unit);
     if let Some(t) = first.get_mut("text") {
         // Free text that contradicts the coded dose would confuse the next reader.
         match cds_core::card::values::dose_words(profile, dose) {
@@ -74,12 +74,35 @@ fn update_order(catalog: &Catalog, order: &Value, dose: &Dose, description: Stri
             }
         }
     }
+    // The EHR's own empty members are not echoed back (CDS Hooks: empty fields are omitted).
+    crate::fhir::parse::strip_noise(&mut resource);
     Action {
         action_type: ActionType::Update,
         description,
         resource: Some(resource),
         resource_id: None,
     }
+}
+
+/// Give a Timing the new interval, keeping when the course starts and ends (`repeat`'s
+/// `bounds[x]`, e.g. Epic's first-dose date) and dropping all that names the old
+/// schedule: a coded schedule (`code`, e.g. Q4W), set dates (`event`) and the other
+/// members of `repeat` (frequency, day of week, count...). An order that said both
+/// "every 2 weeks" and Q4W would be read either way.
+fn set_schedule(timing: &mut Value, period: u32, unit: &str) {
+    let bounds: serde_json::Map<String, Value> = timing["repeat"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .filter(|(k, _)| k.starts_with("bounds"))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    let t = timing.as_object_mut().expect("an object");
+    t.remove("code");
+    t.remove("event");
+    let mut repeat = json!({ "frequency": 1, "period": period, "periodUnit": unit });
+    repeat.as_object_mut().expect("an object").extend(bounds);
+    t.insert("repeat".into(), repeat);
 }
 
 fn words(r: Result<(String, String), cds_core::card::TemplateError>) -> Option<(String, String)> {
@@ -140,4 +163,54 @@ fn lab_suggestions(profile: &Profile, input: &CardInput<'_>) -> Vec<Suggestion> 
         });
     }
     list
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_new_schedule_keeps_the_course_bounds_and_nothing_of_the_old_schedule() {
+        let mut timing = json!({
+            "event": ["2026-11-23"],
+            "repeat": {"boundsPeriod": {"start": "2026-11-23"}, "frequency": 2, "period": 4,
+                       "periodUnit": "wk", "dayOfWeek": ["mon"]},
+            "code": {"coding": [{"code": "Q4W"}], "text": "Every 28 days"},
+            "id": "t1"
+        });
+        set_schedule(&mut timing, 2, "wk");
+        assert_eq!(
+            timing,
+            json!({"id": "t1", "repeat": {"frequency": 1, "period": 2, "periodUnit": "wk",
+                                          "boundsPeriod": {"start": "2026-11-23"}}})
+        );
+        let mut bare = json!({});
+        set_schedule(&mut bare, 4, "wk");
+        assert_eq!(
+            bare,
+            json!({"repeat": {"frequency": 1, "period": 4, "periodUnit": "wk"}})
+        );
+    }
+
+    #[test]
+    fn the_updated_order_sends_back_no_empty_member() {
+        let catalog = crate::profile::Catalog::shipped();
+        let profile = catalog.profile("omalizumab").unwrap();
+        let order = json!({"resourceType": "MedicationRequest", "id": "o", "status": "draft",
+            "intent": "order", "note": [], "dispenseRequest": {}, "reasonCode": null,
+            "dosageInstruction": [{"timing": {"repeat": {"boundsPeriod": {}}}}]});
+        let dose = Dose {
+            mg: 150,
+            interval: Interval::Weeks(4),
+        };
+        let action = update_order(catalog, &order, &dose, "d".into(), profile);
+        let r = action.resource.unwrap();
+        for member in ["note", "dispenseRequest", "reasonCode"] {
+            assert!(r.get(member).is_none(), "{member}: {r}");
+        }
+        assert_eq!(
+            r["dosageInstruction"][0]["timing"],
+            json!({"repeat": {"frequency": 1, "period": 4, "periodUnit": "wk"}})
+        );
+    }
 }
