@@ -254,3 +254,34 @@ async fn uncertain_and_unreadable_readings_are_said_on_the_card() {
         .to_string();
     assert!(detail.contains("185 [lb_av] = 83.9 kg"), "{detail}");
 }
+
+/// Epic sends the schedule twice, coded (`timing.code` "Every 28 days") and structured,
+/// with the first dose's date in `repeat.boundsPeriod`. The suggested update keeps that date
+/// and drops the coded schedule it would contradict.
+#[tokio::test]
+async fn the_suggested_update_keeps_the_start_date_and_drops_the_old_coded_schedule() {
+    let app = spawn_app().await;
+    let s = scenario("epic-ordered-600mg-twice-table-dose");
+    let request = s.order_sign(Some(s.prefetch()), None);
+    let timing = &request["context"]["draftOrders"]["entry"][0]["resource"]["dosageInstruction"][0]["timing"];
+    assert!(
+        timing["code"].is_object() && timing["repeat"]["boundsPeriod"].is_object(),
+        "{timing}"
+    );
+    let body = cards(&app, &request).await;
+    let updates: Vec<&Value> = body["cards"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|c| c["suggestions"].as_array().into_iter().flatten())
+        .flat_map(|s| s["actions"].as_array().unwrap())
+        .filter(|a| a["type"] == "update")
+        .collect();
+    assert!(!updates.is_empty(), "{body}");
+    for update in updates {
+        let new = &update["resource"]["dosageInstruction"][0]["timing"];
+        assert_eq!(new["repeat"]["boundsPeriod"], timing["repeat"]["boundsPeriod"], "{new}");
+        assert!(new.get("code").is_none(), "{new}");
+        assert_eq!(new["repeat"]["frequency"], 1, "{new}");
+    }
+}
