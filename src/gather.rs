@@ -2,7 +2,8 @@
 //!
 //! Prefetch semantics (CDS Hooks 2.0): a key that is absent was not fetched by the
 //! client, so we fetch it; a `null` key means "no data" and is never refetched; an
-//! OperationOutcome means the client's fetch failed, so we fetch it ourselves. All
+//! OperationOutcome means the client's fetch failed, so we fetch it ourselves; a value
+//! that is not FHIR of the key's kind is unread, like a key that failed. All
 //! fetches run concurrently under the hook's fetch budget (its deadline less the time kept
 //! to read the chart and answer).
 //!
@@ -100,15 +101,27 @@ fn not_fetched(e: &FetchError, budget: Duration) -> NotFetched {
         FetchError::TooManyPages(n) => (NotFetchedReason::TooManyPages, Some(n.to_string())),
         FetchError::BadUrl => (NotFetchedReason::BadUrl, None),
         FetchError::TooManyResources(n) => (NotFetchedReason::TooManyResources, Some(n.to_string())),
+        FetchError::NotFhir => (NotFetchedReason::NotFhir, None),
     };
     NotFetched { reason, value }
 }
 
-/// The part of the chart a template reads: its resource type, before `/` or `?`.
+/// The part of the chart a template reads.
 fn part_of(template: &str) -> ChartPart {
+    ChartPart::of_resource_type(resource_type_of(template))
+}
+
+/// A template's resource type, before `/` or `?`.
+fn resource_type_of(template: &str) -> &str {
     let t = template.trim_start_matches('/');
-    let end = t.find(['/', '?']).unwrap_or(t.len());
-    ChartPart::of_resource_type(&t[..end])
+    &t[..t.find(['/', '?']).unwrap_or(t.len())]
+}
+
+/// Whether a value the client sent can be what the template asks for: a Bundle (a
+/// search's answer, or a read's when the client batched), or a resource of its type.
+fn is_fhir_for(v: &FhirJson, template: &str) -> bool {
+    v.resource_type()
+        .is_some_and(|t| t == "Bundle" || t == resource_type_of(template))
 }
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -131,6 +144,15 @@ enum Plan {
     Have(FhirJson),
     HaveAndFollow(FhirJson, String),
     Fetch(String),
+    /// The client sent something that is not FHIR of the key's kind: its data could not be
+    /// read, which is neither "no data" (`null`) nor a reason to trust it.
+    NotFhir,
+}
+
+impl Plan {
+    fn needs_server(&self) -> bool {
+        matches!(self, Plan::Fetch(_) | Plan::HaveAndFollow(..))
+    }
 }
 
 /// What to do for each prefetch key: use what the client sent (following its next
@@ -144,6 +166,7 @@ fn plan(service: &Service, prefetch: Option<BTreeMap<String, FhirJson>>, ctx: &O
         // An OperationOutcome is the client's failed fetch: treat it as missing.
         match sent.filter(|v| !v.is_operation_outcome()) {
             Some(v) if v.is_null() => {}
+            Some(v) if !is_fhir_for(&v, template.as_str()) => plans.push((key.clone(), Plan::NotFhir)),
             Some(v) => match v.next_link().map(str::to_string) {
                 Some(next) => plans.push((key.clone(), Plan::HaveAndFollow(v, next))),
                 None => plans.push((key.clone(), Plan::Have(v))),
@@ -166,13 +189,13 @@ fn server_for(
     allowlist: &FhirAllowlist,
     server: Option<&str>,
 ) -> Result<Option<Url>, GatherError> {
-    let needs_server = plans.iter().any(|(_, p)| !matches!(p, Plan::Have(_)));
+    let needs_server = plans.iter().any(|(_, p)| p.needs_server());
     match (needs_server, server) {
         (false, _) => Ok(None),
         (true, None) => {
             let missing = plans
                 .iter()
-                .filter(|(_, p)| !matches!(p, Plan::Have(_)))
+                .filter(|(_, p)| p.needs_server())
                 .map(|(k, _)| (k.clone(), "not in prefetch and no fhirServer".to_string()))
                 .collect();
             Err(GatherError::Unavailable(missing))
@@ -200,16 +223,20 @@ pub async fn gather(
     let server = server_for(&plans, allowlist, access.server)?;
     let mut gathered = Gathered::default();
     let mut fetches = Vec::new();
+    let mut not_fhir = Vec::new();
     for (key, plan) in plans {
         match plan {
             Plan::Have(v) => gathered.values.push(v),
+            Plan::NotFhir => not_fhir.push((key, FetchError::NotFhir)),
             plan => {
                 let base = server.clone().expect("a server was required above");
                 fetches.push(fetch_key(client, base, key, plan, access.token, budget.until));
             }
         }
     }
-    let failed = take_fetched(client, join_all(fetches).await, &mut gathered);
+    let mut failed = take_fetched(client, join_all(fetches).await, &mut gathered);
+    failed.extend(not_fhir);
+    failed.sort_by(|a, b| a.0.cmp(&b.0));
     settle(service, failed, budget, gathered)
 }
 
@@ -234,6 +261,7 @@ async fn fetch_key(
         }
         Plan::Fetch(query) => client.fetch_all(&base, &query, token, deadline).await,
         Plan::Have(v) => Ok(vec![v]),
+        Plan::NotFhir => Err(FetchError::NotFhir),
     };
     (key, pages, started.elapsed())
 }
@@ -241,7 +269,7 @@ async fn fetch_key(
 /// A key, its pages or why it has none, and how long it took.
 type Fetched = (String, Result<Vec<FhirJson>, FetchError>, Duration);
 
-/// The fetched pages into `gathered`, with each key's time; the keys that failed, by key.
+/// The fetched pages into `gathered`, with each key's time; the keys that failed.
 fn take_fetched(client: &FhirClient, results: Vec<Fetched>, gathered: &mut Gathered) -> Vec<(String, FetchError)> {
     let mut failed = Vec::new();
     for (key, result, took) in results {
@@ -255,7 +283,6 @@ fn take_fetched(client: &FhirClient, results: Vec<Fetched>, gathered: &mut Gathe
             Err(e) => failed.push((key, e)),
         }
     }
-    failed.sort_by(|a, b| a.0.cmp(&b.0));
     failed
 }
 

@@ -38,6 +38,8 @@ pub enum FetchError {
     BadUrl,
     #[error("a FHIR page holds more than {0} resources; at most {0} are read (CDS_MAX_PREFETCH_RESOURCES)")]
     TooManyResources(usize),
+    #[error("the prefetch value is not a FHIR Bundle or a resource of the type its template asks for")]
+    NotFhir,
 }
 
 impl FetchError {
@@ -59,6 +61,7 @@ impl FetchError {
             FetchError::TooManyPages(_) => "too-many-pages".into(),
             FetchError::BadUrl => "bad-url".into(),
             FetchError::TooManyResources(_) => "too-many-resources".into(),
+            FetchError::NotFhir => "not-fhir".into(),
         }
     }
 }

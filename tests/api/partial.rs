@@ -131,3 +131,36 @@ async fn a_slow_patient_read_is_still_a_412() {
         "{msg}"
     );
 }
+
+/// A prefetch value that is JSON but not FHIR of its key's kind (a client bug) is data
+/// that could not be read, not "no data": the card says so and raises no gap for it. Only
+/// `null` means no data. Without a readable Patient there is no useful card.
+#[tokio::test]
+async fn a_prefetch_value_that_is_not_fhir_is_unread_not_missing() {
+    let s = scenario("asthma-adult-dose-mismatch");
+    let app = spawn_app_with(&[]).await;
+    let patient = json!(s.of_type("Patient")[0]);
+    for odd in [json!("x"), json!(5), json!({"foo": 1}), patient] {
+        let mut prefetch = s.prefetch();
+        prefetch["observations"] = odd.clone();
+        let body = app.hook_json(SIGN, &s.order_sign(Some(prefetch), None)).await;
+        crate::helpers::assert_clean(&body);
+        let card = &body["cards"][0];
+        let ext = extension(card);
+        assert_eq!(ext["unfetched"], json!(["observations"]), "{odd}: {ext:#}");
+        let gaps = codes(&ext["gaps"]);
+        for absent in ["weight-missing", "ige-missing", "aeroallergen-test-missing"] {
+            assert!(!gaps.contains(&absent), "{odd}: {absent} in {gaps:?}");
+        }
+        let detail = card["detail"].as_str().unwrap();
+        assert!(
+            detail.contains("observations: what the EHR sent for it is not FHIR data of that kind"),
+            "{odd}: {detail}"
+        );
+        assert_eq!(ext["indication"], s.expected["indication"], "{odd}");
+    }
+    let mut prefetch = s.prefetch();
+    prefetch["patient"] = json!({"resourceType": "Observation", "id": "x"});
+    let resp = app.post_hook(SIGN, &s.order_sign(Some(prefetch), None)).await;
+    assert_eq!(resp.status(), 412);
+}

@@ -101,10 +101,13 @@ pub enum NotFetchedReason {
     BadUrl,
     /// A page held more resources than the service reads (value: the limit).
     TooManyResources,
+    /// What the EHR sent for the key is JSON but not FHIR of the kind the key asks for
+    /// (a string, a number, an object without `resourceType`, another resource type).
+    NotFhir,
 }
 
 impl NotFetchedReason {
-    pub const ALL: [NotFetchedReason; 9] = [
+    pub const ALL: [NotFetchedReason; 10] = [
         NotFetchedReason::Timeout,
         NotFetchedReason::Status,
         NotFetchedReason::Unreachable,
@@ -114,6 +117,7 @@ impl NotFetchedReason {
         NotFetchedReason::TooManyPages,
         NotFetchedReason::BadUrl,
         NotFetchedReason::TooManyResources,
+        NotFetchedReason::NotFhir,
     ];
 
     /// Whether it comes with a value (a template may print `value` only then).
@@ -140,6 +144,7 @@ impl NotFetchedReason {
             NotFetchedReason::TooManyPages => "too_many_pages",
             NotFetchedReason::BadUrl => "bad_url",
             NotFetchedReason::TooManyResources => "too_many_resources",
+            NotFetchedReason::NotFhir => "not_fhir",
         }
     }
 }
