@@ -188,6 +188,28 @@ fn every_code_the_rules_produce_needs_card_text() {
     assert_error(&e, "text.toml", "reasons", "no text for reason `concurrent-biologic`");
     let e = errors_after("omalizumab/text.toml", "birth-date = ", "birthdate = ");
     assert_error(&e, "text.toml", "inputs", "no text for input `birth-date`");
+    let e = errors_after(
+        "omalizumab/text.toml",
+        "aeroallergen-test-negative = ",
+        "aeroallergen-tests-negative = ",
+    );
+    assert_error(&e, "text.toml", "gaps", "no text for gap `aeroallergen-test-negative`");
+}
+
+/// Only a set whose results count when positive can be "all negative".
+#[test]
+fn a_negative_gap_needs_a_set_read_for_positivity() {
+    let e = errors_after(
+        "omalizumab/indications.toml",
+        "gap = \"controller-therapy-missing\"",
+        "gap = \"controller-therapy-missing\"\nnegative_gap = \"controller-negative\"",
+    );
+    assert_error(
+        &e,
+        "indications.toml",
+        "indications[0].requirements[1].negative_gap",
+        "count when positive",
+    );
 }
 
 #[test]

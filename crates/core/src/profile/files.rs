@@ -257,6 +257,9 @@ pub struct RequirementFile {
     /// The observation must predate the first dose of this drug.
     #[serde(default)]
     pub before_first_dose: bool,
+    /// For a set whose results count only when positive: the gap when the chart has
+    /// readable results and every one is negative (tested, not untested).
+    pub negative_gap: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]

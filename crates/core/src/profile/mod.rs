@@ -272,6 +272,8 @@ pub enum Specificity {
 #[derive(Debug, Clone)]
 pub struct Requirement {
     pub gap: String,
+    /// The gap when results are on the chart and all are negative; else `gap`.
+    pub negative_gap: Option<String>,
     pub check: RequirementCheck,
 }
 

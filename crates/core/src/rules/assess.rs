@@ -353,6 +353,10 @@ fn check_documentation(
         match documentation::requirement_status(catalog, profile, facts, req, history, order_date) {
             documentation::RequirementStatus::Met => {}
             documentation::RequirementStatus::Unreadable => found.readings.push(Reading::AllergenTestUnreadable),
+            documentation::RequirementStatus::Negative => {
+                let gap = req.negative_gap.as_ref().unwrap_or(&req.gap);
+                found.gaps.push(DocumentationGap::Requirement(gap.clone()));
+            }
             documentation::RequirementStatus::NotMet if !facts.fetched(requirement_part(&req.check)) => {}
             documentation::RequirementStatus::NotMet => {
                 found.gaps.push(DocumentationGap::Requirement(req.gap.clone()));

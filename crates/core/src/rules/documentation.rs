@@ -13,6 +13,8 @@ use crate::profile::{Catalog, ObservationSet, Profile, Requirement, RequirementC
 pub enum RequirementStatus {
     Met,
     NotMet,
+    /// Readable results exist and every one is negative: tested, not untested.
+    Negative,
     /// Results exist whose positivity cannot be read (an unknown unit, no interpretation).
     Unreadable,
 }
@@ -76,6 +78,7 @@ pub fn requirement_status(
             // Before the first dose, when there was one; else on or before the order.
             let first_dose = history.first_dose.filter(|_| *before_first_dose);
             let mut unreadable = false;
+            let mut negative = false;
             for o in facts
                 .observations
                 .iter()
@@ -92,12 +95,14 @@ pub fn requirement_status(
                 }
                 match positivity(catalog, obs_set, o) {
                     Some(true) => return RequirementStatus::Met,
-                    Some(false) => {}
+                    Some(false) => negative = true,
                     None => unreadable |= o.value != ObservedValue::Absent || !o.interpretation.is_empty(),
                 }
             }
             if unreadable {
                 RequirementStatus::Unreadable
+            } else if negative {
+                RequirementStatus::Negative
             } else {
                 RequirementStatus::NotMet
             }

@@ -1017,22 +1017,31 @@ fn an_aeroallergen_test_counts_only_when_positive() {
             )
     };
     let gap = DocumentationGap::Requirement("aeroallergen-test-missing".into());
+    let negative = DocumentationGap::Requirement("aeroallergen-test-negative".into());
+    // Tested and negative is not untested: its own gap, not "no test".
     let negatives = base().lab("6095-4", kul(0.21), ResultStatus::Result, "2026-09-09").lab(
         "6833-8",
         kul(0.1),
         ResultStatus::Result,
         "2026-09-09",
     );
-    assert!(run(&negatives, &order(Some(225.0), Some(2))).gaps.contains(&gap));
+    let a = run(&negatives, &order(Some(225.0), Some(2)));
+    assert!(a.gaps.contains(&negative) && !a.gaps.contains(&gap), "{:?}", a.gaps);
+    assert!(run(&base(), &order(Some(225.0), Some(2))).gaps.contains(&gap));
     let positive = base().lab("6833-8", kul(0.35), ResultStatus::Result, "2026-09-09");
-    assert!(!run(&positive, &order(Some(225.0), Some(2))).gaps.contains(&gap));
+    let a = run(&positive, &order(Some(225.0), Some(2)));
+    assert!(!a.gaps.contains(&gap) && !a.gaps.contains(&negative), "{:?}", a.gaps);
     // The lab's own cut-off wins over the default; an H interpretation is positive.
     let mut below_lab_cutoff = base().lab("6095-4", kul(0.5), ResultStatus::Result, "2026-09-09");
     below_lab_cutoff.facts.observations.last_mut().unwrap().reference_high = Some(Quantity {
         value: 0.7,
         unit: "kU/L".into(),
     });
-    assert!(run(&below_lab_cutoff, &order(Some(225.0), Some(2))).gaps.contains(&gap));
+    assert!(
+        run(&below_lab_cutoff, &order(Some(225.0), Some(2)))
+            .gaps
+            .contains(&negative)
+    );
     let mut flagged = base().lab(
         "6095-4",
         ObservedValue::Text("positive".into()),

@@ -38,9 +38,13 @@ pub(super) fn load(
             c.error(format!("{f}.id"), format!("duplicate indication `{}`", x.id));
         }
         let ind = indication(&f, x, sources, lists, systems, &loaded.not_labeled, &mut c);
-        loaded
-            .requirement_gaps
-            .extend(ind.requirements.iter().map(|r| r.gap.clone()));
+        loaded.requirement_gaps.extend(
+            ind.requirements
+                .iter()
+                .flat_map(|r| [Some(&r.gap), r.negative_gap.as_ref()])
+                .flatten()
+                .cloned(),
+        );
         loaded.indications.push(ind);
     }
     check_precedence(&loaded.indications, &mut c);
@@ -118,10 +122,25 @@ fn requirement(
     c: &mut Checker<'_>,
 ) -> Option<Requirement> {
     c.source(&format!("{rf}.source"), &r.source, sources);
-    if DocumentationGap::BUILT_IN.iter().any(|g| g.code() == r.gap) {
+    for (field, gap) in [("gap", Some(&r.gap)), ("negative_gap", r.negative_gap.as_ref())] {
+        if let Some(gap) = gap
+            && DocumentationGap::BUILT_IN.iter().any(|g| g.code() == gap)
+        {
+            c.error(
+                format!("{rf}.{field}"),
+                format!("`{gap}` is a built-in gap; requirements name their own"),
+            );
+        }
+    }
+    let positive_only = r
+        .observation
+        .as_ref()
+        .and_then(|o| lists.observations.get(o))
+        .is_some_and(|set| set.needs_positive());
+    if r.negative_gap.is_some() && !positive_only {
         c.error(
-            format!("{rf}.gap"),
-            format!("`{}` is a built-in gap; requirements name their own", r.gap),
+            format!("{rf}.negative_gap"),
+            "only an observation set whose results count when positive can be negative",
         );
     }
     let check = match (&r.therapy, &r.observation) {
@@ -151,6 +170,7 @@ fn requirement(
     };
     Some(Requirement {
         gap: r.gap.clone(),
+        negative_gap: r.negative_gap.clone(),
         check,
     })
 }
