@@ -121,6 +121,10 @@ fn safety_line(profile: &Profile, s: &SafetyAdvice, ctx: &Value) -> Result<Strin
             "detail.first_dose",
             &with_item(ctx, context! { text => &profile.safety.first_dose }),
         ),
+        SafetyAdvice::LongTreatment => t.render(
+            "detail.long_treatment",
+            &with_item(ctx, context! { text => &profile.safety.first_dose }),
+        ),
         SafetyAdvice::SelfAdministration {
             supervised_doses,
             needed,

@@ -215,6 +215,7 @@ fn every_line(profile: &Profile, a: &mut Assessment) {
     ];
     a.safety = vec![
         SafetyAdvice::FirstDose,
+        SafetyAdvice::LongTreatment,
         SafetyAdvice::ProductAge {
             product: "prefilled autoinjector".into(),
             min_age_years: 12,

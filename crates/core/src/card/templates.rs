@@ -64,6 +64,8 @@ pub struct DetailFile {
     pub wrong_drug_code: String,
     pub gaps: String,
     pub first_dose: String,
+    /// Treated for longer than the profile's `safety.long_treatment_days`.
+    pub long_treatment: String,
     pub self_administration: String,
     pub product_age: String,
     pub limitation: String,
@@ -92,12 +94,13 @@ pub struct CardTemplates {
 }
 
 /// Every template name, for the load-time check and error messages.
-const DETAIL_LINES: [&str; 12] = [
+const DETAIL_LINES: [&str; 13] = [
     "evidence",
     "billing",
     "wrong_drug_code",
     "gaps",
     "first_dose",
+    "long_treatment",
     "self_administration",
     "product_age",
     "limitation",
@@ -255,6 +258,7 @@ fn line_templates(file: &CardFile) -> Vec<(String, &String)> {
         &d.wrong_drug_code,
         &d.gaps,
         &d.first_dose,
+        &d.long_treatment,
         &d.self_administration,
         &d.product_age,
         &d.limitation,

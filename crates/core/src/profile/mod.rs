@@ -381,6 +381,7 @@ pub struct Billing {
 #[derive(Debug, Clone)]
 pub struct Safety {
     pub first_dose: String,
+    pub long_treatment_days: Option<i64>,
     pub self_administration: Option<SelfAdministration>,
 }
 

@@ -75,7 +75,7 @@ pub fn assess(
     }
     let supporting = supporting_results(catalog, profile, facts, indication_def, order_date);
     let billing = billing::assess(profile, order, order.dose.mg(), indication.as_ref());
-    let safety = safety::advice(profile, order, &history, age_years);
+    let safety = safety::advice(profile, order, &history, age_years, order_date);
     note_what_was_not_read(&mut found, facts);
     found.tidy();
     Assessment {

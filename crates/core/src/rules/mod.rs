@@ -101,6 +101,8 @@ impl Note {
 pub enum SafetyAdvice {
     /// No history of the drug: the boxed-warning advice for a first dose.
     FirstDose,
+    /// Treated for longer than the profile's `long_treatment_days` since the first dose.
+    LongTreatment,
     /// The order reads as self-administration: criteria, with supervised doses so far.
     SelfAdministration { supervised_doses: usize, needed: u32 },
     /// The product's minimum age is above the patient's.

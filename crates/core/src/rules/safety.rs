@@ -1,6 +1,9 @@
 //! The safety lines an order gets: the first-dose warning when no earlier dose is on
-//! record, self-administration when the order's instructions say so, and a product's
-//! minimum age.
+//! record, the long-treatment warning when the first recorded dose is longer ago than
+//! the profile says, self-administration when the order's instructions say so, and a
+//! product's minimum age.
+
+use chrono::NaiveDate;
 
 use super::{SafetyAdvice, billing, inputs};
 use crate::facts::OrderFacts;
@@ -11,10 +14,16 @@ pub(super) fn advice(
     order: &OrderFacts,
     history: &inputs::DrugHistory,
     age_years: Option<u32>,
+    order_date: NaiveDate,
 ) -> Vec<SafetyAdvice> {
     let mut safety = Vec::new();
     if history.records == 0 {
         safety.push(SafetyAdvice::FirstDose);
+    }
+    if let (Some(days), Some(first)) = (profile.safety.long_treatment_days, history.first_dose)
+        && (order_date - first).num_days() > days
+    {
+        safety.push(SafetyAdvice::LongTreatment);
     }
     if let Some(sa) = &profile.safety.self_administration
         && sa.keywords.iter().any(|k| order.instructions.contains(k.as_str()))

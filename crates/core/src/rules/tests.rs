@@ -1138,3 +1138,28 @@ fn a_vial_named_by_the_orders_dose_form_bills_the_discarded_part() {
     let b = run(&p, &o).billing;
     assert_eq!((b.modifier.as_deref(), b.discarded_units), (Some("JZ"), Some(0)));
 }
+
+/// The boxed warning names two times for anaphylaxis: after the first dose, and after more
+/// than a year of treatment (reference §2). The second is said once the first recorded
+/// dose is over a year before the order.
+#[test]
+fn over_a_year_of_treatment_gets_the_anaphylaxis_line_again() {
+    let treated_since = |first: &str| {
+        asthma_adult(80.0, 250.0)
+            .medication(MedicationRecordKind::Administration, "omalizumab", first, false)
+            .medication(MedicationRecordKind::Administration, "omalizumab", "2026-11-09", false)
+    };
+    let a = run(&treated_since("2025-01-10"), &order(Some(225.0), Some(2)));
+    assert!(a.safety.contains(&SafetyAdvice::LongTreatment), "{:?}", a.safety);
+    assert!(!a.safety.contains(&SafetyAdvice::FirstDose), "{:?}", a.safety);
+    let a = run(&treated_since("2026-06-01"), &order(Some(225.0), Some(2)));
+    assert!(!a.safety.contains(&SafetyAdvice::LongTreatment), "{:?}", a.safety);
+    let a = run(&asthma_adult(80.0, 250.0), &order(Some(225.0), Some(2)));
+    assert_eq!(
+        (
+            a.safety.contains(&SafetyAdvice::FirstDose),
+            a.safety.contains(&SafetyAdvice::LongTreatment)
+        ),
+        (true, false)
+    );
+}

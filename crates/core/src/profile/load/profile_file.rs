@@ -311,8 +311,12 @@ fn safety(pf: &ProfileFile, c: &mut Checker<'_>) -> Safety {
             text: s.text.clone(),
         }
     });
+    if pf.safety.long_treatment_days.is_some_and(|d| d <= 0) {
+        c.error("safety.long_treatment_days", "must be positive");
+    }
     Safety {
         first_dose: pf.safety.first_dose.clone(),
+        long_treatment_days: pf.safety.long_treatment_days,
         self_administration,
     }
 }
