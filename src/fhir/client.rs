@@ -249,6 +249,23 @@ impl FhirClient {
 /// The path is built segment by segment, never by resolving text: an empty, `.` or `..`
 /// segment is refused (a `Patient/{{context.patientId}}` rendered with `..` or nothing
 /// must not become a search of every patient), and each segment is percent-encoded.
+/// What RFC 3986 does not allow in a query but the WHATWG rules `url` follows leave as is:
+/// FHIR's `system|code` sends a raw `|`, which strict servers (Tomcat by default, so many
+/// HAPI deployments) refuse with 400. `%` is not in the set: an escape stays one.
+const NOT_IN_A_QUERY: &percent_encoding::AsciiSet = &percent_encoding::CONTROLS
+    .add(b'|')
+    .add(b'{')
+    .add(b'}')
+    .add(b'[')
+    .add(b']')
+    .add(b'\\')
+    .add(b'^')
+    .add(b'`');
+
+fn strict_query(query: &str) -> String {
+    percent_encoding::utf8_percent_encode(query, NOT_IN_A_QUERY).to_string()
+}
+
 pub fn join(base: &Url, relative: &str) -> Result<Url, FetchError> {
     let relative = relative.trim_start_matches('/');
     let (path, query) = match relative.split_once('?') {
@@ -268,7 +285,7 @@ pub fn join(base: &Url, relative: &str) -> Result<Url, FetchError> {
         out.pop_if_empty();
         out.extend(segments);
     }
-    joined.set_query(query);
+    joined.set_query(query.map(strict_query).as_deref());
     joined.set_fragment(None);
     if within(base, &joined) {
         Ok(joined)
@@ -327,6 +344,25 @@ mod tests {
         );
         assert!(join(&base, "../../admin").is_err());
         assert!(join(&base, "https://evil.example/fhir/r4/Patient/1").is_err());
+    }
+
+    /// Strict servers refuse a raw `|` in the query (400): it is sent as `%7C`, which every
+    /// server decodes back to FHIR's `system|code`; an escape already there stays one.
+    #[test]
+    fn the_query_is_sent_with_only_what_rfc_3986_allows() {
+        let base = u("https://ehr.example/fhir");
+        let url = join(
+            &base,
+            "Observation?patient=1&code=http://loinc.org|29463-7,http://loinc.org|19113-0&_sort=-date",
+        )
+        .unwrap();
+        assert_eq!(
+            url.query(),
+            Some("patient=1&code=http://loinc.org%7C29463-7,http://loinc.org%7C19113-0&_sort=-date")
+        );
+        let pairs: Vec<(String, String)> = url.query_pairs().map(|(k, v)| (k.into(), v.into())).collect();
+        assert_eq!(pairs[1].1, "http://loinc.org|29463-7,http://loinc.org|19113-0");
+        assert_eq!(join(&base, "Patient?name=a%20b").unwrap().query(), Some("name=a%20b"));
     }
 
     #[test]
