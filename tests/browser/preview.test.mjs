@@ -158,7 +158,7 @@ try {
     assert.match(await bounds.innerText(), /Not verified/);
     assert.match(await bounds.innerText(), /30 to 1300 IU\/mL/);
     assert.equal(await cell().count(), 0, "no cell may be highlighted in an unverified table");
-    assert.match(await summary(), /within label bounds/);
+    assert.match(await summary(), /within table bounds/);
   });
 
   await check("choosing another indication writes it on the order (CSU: fixed doses)", async () => {
@@ -173,7 +173,7 @@ try {
 
   await check("an unverified food-allergy table says so", async () => {
     await pick("food-allergy-child-unverified-table");
-    assert.equal(await summary(), "Omalizumab 150 mg every 4 weeks: within label bounds; check the dose in the IgE-mediated food allergy table");
+    assert.equal(await summary(), "Omalizumab 150 mg every 4 weeks: within table bounds; check the dose in the IgE-mediated food allergy table");
     assert.match(await page.locator("#results [data-testid=dose-bounds]").innerText(), /Not verified/);
     if (shots) await page.screenshot({ path: join(shots, "preview-unverified-table.png"), fullPage: true });
   });

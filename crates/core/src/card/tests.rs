@@ -251,3 +251,62 @@ fn every_supporting_result_is_shown_as_evidence() {
     }
     assert!(shown > 0, "no sample has a supporting result");
 }
+
+/// A less certain reading is named for what it was: a dose converted from mL is not "read
+/// from the order's text".
+#[test]
+fn a_dose_converted_from_ml_is_said_so() {
+    use crate::vocab::Reading;
+    let p = profile("omalizumab");
+    let mut a = sample(p, "ok_read_from_text/full");
+    a.readings = vec![Reading::DoseFromVolume];
+    let text = card_text(p, &a, false).unwrap();
+    assert!(
+        text.summary.contains("(converted from mL: confirm)"),
+        "{}",
+        text.summary
+    );
+    assert!(
+        text.detail.contains("converted from the order's mL, is"),
+        "{}",
+        text.detail
+    );
+    assert!(!text.detail.contains("read from the order's text"), "{}", text.detail);
+    a.readings = vec![Reading::DoseFromSig];
+    let text = card_text(p, &a, false).unwrap();
+    assert!(
+        text.summary.contains("(read from the order text: confirm)"),
+        "{}",
+        text.summary
+    );
+}
+
+/// An order whose dose alone could not be read says "dose", and what was written is shown
+/// as a clinician reads it (a UCUM annotation without its braces).
+#[test]
+fn an_unreadable_dose_is_named_and_shown_as_written() {
+    use crate::vocab::Reading;
+    let p = profile("omalizumab");
+    let mut a = sample(p, "order_unreadable/full");
+    a.readings = vec![Reading::DoseUnreadable];
+    a.ordered_dose_as_written = Some("1 {dose}".into());
+    let text = card_text(p, &a, false).unwrap();
+    assert!(
+        text.summary.contains("the order's dose could not be read"),
+        "{}",
+        text.summary
+    );
+    assert!(
+        text.detail
+            .contains("the order's dose could not be read (written: 1 dose)"),
+        "{}",
+        text.detail
+    );
+    a.readings = vec![Reading::IntervalUnreadable];
+    let text = card_text(p, &a, false).unwrap();
+    assert!(
+        text.summary.contains("the order's schedule could not be read"),
+        "{}",
+        text.summary
+    );
+}

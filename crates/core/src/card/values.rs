@@ -11,6 +11,7 @@ use crate::rules::{
     self, Assessment, BillingAssessment, DoseFinding, IndicationChoice, IndicationSource, LabValue, MissingInput,
     PresentationBasis, SupportingResult, WeightValue, trim_number,
 };
+use crate::vocab::Reading;
 
 #[derive(Debug, Serialize)]
 pub struct Values {
@@ -64,9 +65,17 @@ pub struct Order {
     pub mg: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub interval: Option<String>,
-    /// The dose as written when it could not be read as mg.
+    /// The dose as written when it could not be read as mg; a UCUM annotation's braces
+    /// are dropped (`1 {dose}` is written `1 dose`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub as_written: Option<String>,
+    /// How the order was read when not from its coded fields: the dose converted from a
+    /// volume in mL, the dose or the schedule read from the order's text.
+    pub from_volume: bool,
+    pub from_text: bool,
+    /// What of the order could not be read.
+    pub dose_unreadable: bool,
+    pub interval_unreadable: bool,
 }
 
 #[derive(Debug, Serialize)]
@@ -274,7 +283,14 @@ impl Values {
             order: Order {
                 mg: a.ordered_dose.map(trim_number),
                 interval: a.ordered_interval.map(|i| interval_words(profile, i)).transpose()?,
-                as_written: a.ordered_dose_as_written.clone(),
+                as_written: a.ordered_dose_as_written.as_deref().map(without_annotation_braces),
+                from_volume: a.readings.contains(&Reading::DoseFromVolume),
+                from_text: a
+                    .readings
+                    .iter()
+                    .any(|r| matches!(r, Reading::DoseFromSig | Reading::IntervalFromSig)),
+                dose_unreadable: a.readings.contains(&Reading::DoseUnreadable),
+                interval_unreadable: a.readings.contains(&Reading::IntervalUnreadable),
             },
             label_dose: label_dose(profile, &a.dose)?,
             dose_matches: a.dose_matches,
@@ -347,4 +363,10 @@ fn label_dose(profile: &Profile, d: &DoseFinding) -> Result<LabelDose, TemplateE
         same_interval,
         table: tbl,
     })
+}
+
+/// A UCUM annotation (`{dose}`, `{syringe}`) is a word in braces: a clinician reads the
+/// word.
+fn without_annotation_braces(written: &str) -> String {
+    written.replace(['{', '}'], "")
 }
