@@ -310,3 +310,16 @@ fn an_unreadable_dose_is_named_and_shown_as_written() {
         text.summary
     );
 }
+
+/// A weight charted in pounds reads "185 lb", not its UCUM code `[lb_av]`.
+#[test]
+fn a_weight_in_pounds_is_written_as_a_clinician_writes_it() {
+    let p = profile("omalizumab");
+    let mut a = sample(p, "ok/full");
+    let w = a.weight.as_mut().unwrap();
+    w.charted = Some((185.0, "[lb_av]".into()));
+    w.kg = 83.9;
+    let text = card_text(p, &a, false).unwrap();
+    assert!(text.detail.contains("185 lb = 83.9 kg"), "{}", text.detail);
+    assert!(!text.detail.contains("[lb_av]"), "{}", text.detail);
+}
