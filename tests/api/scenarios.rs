@@ -252,7 +252,7 @@ async fn uncertain_and_unreadable_readings_are_said_on_the_card() {
         .as_str()
         .unwrap()
         .to_string();
-    assert!(detail.contains("185 [lb_av] = 83.9 kg"), "{detail}");
+    assert!(detail.contains("185 lb = 83.9 kg"), "{detail}");
 }
 
 /// Epic sends the schedule twice, coded (`timing.code` "Every 28 days") and structured,
@@ -284,4 +284,29 @@ async fn the_suggested_update_keeps_the_start_date_and_drops_the_old_coded_sched
         assert!(new.get("code").is_none(), "{new}");
         assert_eq!(new["repeat"]["frequency"], 1, "{new}");
     }
+}
+
+/// An order without a dose or interval is an order to complete, not paperwork for a payer:
+/// the card says so first and offers the label's dose; the extension still lists both.
+#[tokio::test]
+async fn an_order_without_a_dose_is_to_be_completed_with_the_label_dose_offered() {
+    let app = spawn_app().await;
+    let s = scenario("asthma-order-without-dose");
+    let body = cards(&app, &s.order_sign(Some(s.prefetch()), None)).await;
+    let card = &body["cards"][0];
+    let summary = card["summary"].as_str().unwrap();
+    assert_eq!(
+        summary,
+        "Omalizumab: the order has no dose or interval; the label's dose is 225 mg every 2 weeks"
+    );
+    let detail = card["detail"].as_str().unwrap();
+    assert!(detail.starts_with("**Complete the order before signing:**"), "{detail}");
+    assert!(!detail.contains("dose-missing"), "{detail}");
+    assert!(!detail.contains("Missing for prior authorization"), "{detail}");
+    assert_eq!(extension(card)["gaps"], json!(["dose-missing", "interval-missing"]));
+    let update = &card["suggestions"][0]["actions"][0];
+    assert_eq!(update["type"], "update");
+    let dosage = &update["resource"]["dosageInstruction"][0];
+    assert_eq!(dosage["doseAndRate"][0]["doseQuantity"]["value"], 225);
+    assert_eq!(dosage["timing"]["repeat"]["period"], 2);
 }
