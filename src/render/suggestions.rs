@@ -122,7 +122,9 @@ fn dose_suggestions(catalog: &Catalog, profile: &Profile, input: &CardInput<'_>)
             actions: vec![update_order(catalog, input.order_json, d, description, profile)],
         })
     };
-    if a.dose_matches != Some(false) {
+    // A dose that differs from the label's, or none at all: offer the label's.
+    let incomplete = a.gaps.iter().any(|g| g.is_in_the_order());
+    if a.dose_matches != Some(false) && !incomplete {
         return (Vec::new(), false);
     }
     match &a.dose {

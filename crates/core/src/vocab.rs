@@ -92,6 +92,12 @@ impl DocumentationGap {
         DocumentationGap::IntervalMissing,
     ];
 
+    /// The order itself lacks what it needs (a dose, an interval): an order to complete,
+    /// not documentation a payer asks for.
+    pub fn is_in_the_order(&self) -> bool {
+        matches!(self, DocumentationGap::DoseMissing | DocumentationGap::IntervalMissing)
+    }
+
     /// Only a profile dosed from a lab-and-weight table can produce it.
     pub fn needs_dose_table(&self) -> bool {
         matches!(

@@ -82,7 +82,8 @@ fn detail_lines(
     for (code, meaning) in &a.billing.wrong_drug_codes {
         out.push(t.render("detail.wrong_drug_code", &with_item(ctx, context! { code, meaning }))?);
     }
-    if !a.gaps.is_empty() {
+    // What the order lacks is the first line's; only a payer's documentation is listed.
+    if a.gaps.iter().any(|g| !g.is_in_the_order()) {
         out.push(t.render("detail.gaps", ctx)?);
     }
     for s in &a.safety {

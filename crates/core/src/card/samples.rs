@@ -228,7 +228,12 @@ fn every_line(profile: &Profile, a: &mut Assessment) {
             needed: sa.min_supervised_doses,
         });
     }
-    let mut gaps: Vec<DocumentationGap> = DocumentationGap::BUILT_IN.to_vec();
+    // What the order lacks makes its own finding (`order_incomplete`), set there.
+    let mut gaps: Vec<DocumentationGap> = DocumentationGap::BUILT_IN
+        .iter()
+        .filter(|g| !g.is_in_the_order())
+        .cloned()
+        .collect();
     gaps.extend(
         profile
             .text
@@ -299,6 +304,12 @@ fn set_finding(profile: &Profile, finding: Finding, s: Shape, a: &mut Assessment
                 a.unreadable = vec![MissingInput::Weight, MissingInput::PretreatmentLab];
             }
             a.dose = DoseFinding::InputsMissing { table };
+        }
+        Finding::OrderIncomplete => {
+            a.gaps = vec![DocumentationGap::DoseMissing, DocumentationGap::IntervalMissing];
+            a.ordered_dose = None;
+            a.ordered_interval = None;
+            a.dose = table_dose(profile);
         }
         Finding::OrderUnreadable => {
             a.readings

@@ -93,7 +93,9 @@ fn the_indicator_is_the_worst_severity_of_the_findings_as_card_toml_states_it() 
     assert_eq!(rules::findings(&unverified), [Finding::UnverifiedTable]);
     assert_eq!(rules::severity(shipped, &unverified), Severity::Info);
     // A gap on top makes it a warning (`gaps = "warning"`).
-    unverified.gaps.push(crate::vocab::DocumentationGap::DoseMissing);
+    unverified
+        .gaps
+        .push(crate::vocab::DocumentationGap::DiagnosisNonspecific);
     assert_eq!(rules::findings(&unverified), [Finding::UnverifiedTable, Finding::Gaps]);
     assert_eq!(rules::severity(shipped, &unverified), Severity::Warning);
     // A pharmacist who rates documentation gaps as info changes the card, not the code.

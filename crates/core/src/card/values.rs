@@ -11,7 +11,7 @@ use crate::rules::{
     self, Assessment, BillingAssessment, DoseFinding, IndicationChoice, IndicationSource, LabValue, MissingInput,
     PresentationBasis, SupportingResult, WeightValue, trim_number,
 };
-use crate::vocab::Reading;
+use crate::vocab::{DocumentationGap, Reading};
 
 #[derive(Debug, Serialize)]
 pub struct Values {
@@ -76,6 +76,9 @@ pub struct Order {
     /// What of the order could not be read.
     pub dose_unreadable: bool,
     pub interval_unreadable: bool,
+    /// What the order does not carry at all.
+    pub dose_missing: bool,
+    pub interval_missing: bool,
 }
 
 #[derive(Debug, Serialize)]
@@ -291,6 +294,8 @@ impl Values {
                     .any(|r| matches!(r, Reading::DoseFromSig | Reading::IntervalFromSig)),
                 dose_unreadable: a.readings.contains(&Reading::DoseUnreadable),
                 interval_unreadable: a.readings.contains(&Reading::IntervalUnreadable),
+                dose_missing: a.gaps.contains(&DocumentationGap::DoseMissing),
+                interval_missing: a.gaps.contains(&DocumentationGap::IntervalMissing),
             },
             label_dose: label_dose(profile, &a.dose)?,
             dose_matches: a.dose_matches,
@@ -301,15 +306,17 @@ impl Values {
             first_recorded: date(a.history.first_dose),
             prior_records: a.history.records,
             billing: Billing::of(profile, &a.billing),
+            // What the order lacks is the first line's, not a payer's documentation.
             gaps: a
                 .gaps
                 .iter()
+                .filter(|g| !g.is_in_the_order())
                 .map(|g| Gap {
                     code: g.code().to_string(),
                     text: text.gaps.get(g.code()).cloned().unwrap_or_default(),
                 })
                 .collect(),
-            count: a.gaps.len(),
+            count: a.gaps.iter().filter(|g| !g.is_in_the_order()).count(),
         })
     }
 }

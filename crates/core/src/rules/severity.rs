@@ -6,7 +6,7 @@ use std::fmt;
 
 use super::{Assessment, DoseFinding, Eligibility};
 use crate::profile::Profile;
-use crate::vocab::{OutsideLabel, Reading};
+use crate::vocab::{DocumentationGap, OutsideLabel, Reading};
 
 /// A card's indicator, from least to most severe.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -27,13 +27,15 @@ impl Severity {
     }
 }
 
-/// What a card can be about. The first nine are main findings (one per card: its summary
+/// What a card can be about. The first ten are main findings (one per card: its summary
 /// and first line); the last ones come on top of a main finding.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Finding {
     NoDose,
     Ineligible,
     Undetermined,
+    /// The order carries no dose or no interval.
+    OrderIncomplete,
     OrderUnreadable,
     DoseMismatch,
     UnverifiedTable,
@@ -45,10 +47,11 @@ pub enum Finding {
 }
 
 impl Finding {
-    pub const MAIN: [Finding; 9] = [
+    pub const MAIN: [Finding; 10] = [
         Finding::NoDose,
         Finding::Ineligible,
         Finding::Undetermined,
+        Finding::OrderIncomplete,
         Finding::OrderUnreadable,
         Finding::DoseMismatch,
         Finding::UnverifiedTable,
@@ -56,10 +59,11 @@ impl Finding {
         Finding::Ok,
         Finding::OkReadFromText,
     ];
-    pub const ALL: [Finding; 10] = [
+    pub const ALL: [Finding; 11] = [
         Finding::NoDose,
         Finding::Ineligible,
         Finding::Undetermined,
+        Finding::OrderIncomplete,
         Finding::OrderUnreadable,
         Finding::DoseMismatch,
         Finding::UnverifiedTable,
@@ -75,6 +79,7 @@ impl Finding {
             Finding::NoDose => "no_dose",
             Finding::Ineligible => "ineligible",
             Finding::Undetermined => "undetermined",
+            Finding::OrderIncomplete => "order_incomplete",
             Finding::OrderUnreadable => "order_unreadable",
             Finding::DoseMismatch => "dose_mismatch",
             Finding::UnverifiedTable => "unverified_table",
@@ -100,6 +105,9 @@ pub fn main_finding(a: &Assessment) -> Finding {
         Finding::Ineligible
     } else if a.eligibility == Eligibility::Undetermined {
         Finding::Undetermined
+    } else if a.gaps.iter().any(DocumentationGap::is_in_the_order) {
+        // An order without a dose or interval is to be completed, not signed.
+        Finding::OrderIncomplete
     } else if a
         .readings
         .iter()
@@ -111,7 +119,7 @@ pub fn main_finding(a: &Assessment) -> Finding {
         Finding::DoseMismatch
     } else if matches!(a.dose, DoseFinding::UnverifiedTable { .. }) {
         Finding::UnverifiedTable
-    } else if !a.gaps.is_empty() {
+    } else if has_payer_gaps(a) {
         Finding::Gaps
     } else if a.readings.iter().any(|r| {
         matches!(
@@ -125,11 +133,16 @@ pub fn main_finding(a: &Assessment) -> Finding {
     }
 }
 
+/// Documentation a payer will ask for: the gaps that are not in the order itself.
+fn has_payer_gaps(a: &Assessment) -> bool {
+    a.gaps.iter().any(|g| !g.is_in_the_order())
+}
+
 /// Every finding of the assessment: the main one, then documentation gaps and wrong drug
 /// codes when the main one is something else.
 pub fn findings(a: &Assessment) -> Vec<Finding> {
     let mut out = vec![main_finding(a)];
-    if !a.gaps.is_empty() && out[0] != Finding::Gaps {
+    if has_payer_gaps(a) && out[0] != Finding::Gaps {
         out.push(Finding::Gaps);
     }
     if !a.billing.wrong_drug_codes.is_empty() {
