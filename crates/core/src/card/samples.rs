@@ -107,8 +107,13 @@ fn indication(profile: &Profile, s: Shape) -> Option<IndicationChoice> {
         },
         specificity: Specificity::Specific,
         claim_code: None,
-        diagnosis: s.full.then(|| Diagnosis {
-            text: "Severe persistent allergic asthma with status asthmaticus, uncomplicated".into(),
+        // Full: the chart's words and code; partial: a code sent without words.
+        diagnosis: s.some.then(|| Diagnosis {
+            text: if s.full {
+                "Severe persistent allergic asthma with status asthmaticus, uncomplicated".into()
+            } else {
+                String::new()
+            },
             code: Code::new("icd10cm", "J4552"),
         }),
     })

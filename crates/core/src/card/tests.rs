@@ -325,3 +325,28 @@ fn a_weight_in_pounds_is_written_as_a_clinician_writes_it() {
     assert!(text.detail.contains("185 lb = 83.9 kg"), "{}", text.detail);
     assert!(!text.detail.contains("[lb_av]"), "{}", text.detail);
 }
+
+/// A diagnosis the chart sent as a code alone is shown as that code and what it was read
+/// as, never with the indication's name as if it were the code's meaning.
+#[test]
+fn a_code_without_words_is_shown_as_read_not_renamed() {
+    let p = profile("omalizumab");
+    let mut a = sample(p, "ok/full");
+    let i = a.indication.as_mut().unwrap();
+    i.display = "chronic rhinosinusitis with nasal polyps".into();
+    let d = i.diagnosis.as_mut().unwrap();
+    d.text = String::new();
+    d.code = crate::profile::Code::new("icd10cm", "J339");
+    let text = card_text(p, &a, false).unwrap();
+    assert!(
+        text.detail
+            .contains("J33.9, read as chronic rhinosinusitis with nasal polyps"),
+        "{}",
+        text.detail
+    );
+    assert!(
+        !text.detail.contains("chronic rhinosinusitis with nasal polyps (J33.9)"),
+        "{}",
+        text.detail
+    );
+}

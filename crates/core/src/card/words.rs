@@ -35,8 +35,9 @@ pub fn round_to(v: f64, places: i32) -> f64 {
 }
 
 /// The diagnosis as the chart words and codes it, in the profile's words
-/// (`phrases.diagnosis`: "Mild intermittent asthma (SNOMED CT 427679007)"); the
-/// indication's own label only when the chart gave no diagnosis.
+/// (`phrases.diagnosis`: "Mild intermittent asthma (SNOMED CT 427679007)", or "J33.9, read
+/// as chronic rhinosinusitis with nasal polyps" for a code without words); the
+/// indication's own label alone only when the chart gave no diagnosis.
 pub fn diagnosis_text(profile: &Profile, i: &IndicationChoice) -> Result<String, TemplateError> {
     match &i.diagnosis {
         Some(d) => {
@@ -45,10 +46,13 @@ pub fn diagnosis_text(profile: &Profile, i: &IndicationChoice) -> Result<String,
             } else {
                 d.code.code.clone()
             };
-            let text = if d.text.is_empty() { &i.display } else { &d.text };
-            profile
-                .card
-                .render("phrases.diagnosis", &context! { text, system => d.code.system, code })
+            // A code the chart sent without words is shown as the code, and what it was read
+            // as: the indication's name is not the code's meaning (J33.9 is "nasal polyp,
+            // unspecified", read as CRSwNP).
+            profile.card.render(
+                "phrases.diagnosis",
+                &context! { text => &d.text, indication => &i.display, system => d.code.system, code },
+            )
         }
         None => Ok(i.display.clone()),
     }
