@@ -181,8 +181,11 @@ fn base(profile: &Profile, s: Shape) -> Assessment {
         history: DrugHistory {
             records: usize::from(s.full),
             first_dose: s.day,
-            last_dose: s.day,
+            // Full: a later dose too, so the line naming both is rendered.
+            last_dose: s.day.map(|d| if s.full { d + chrono::Days::new(28) } else { d }),
             supervised_doses: 0,
+            // Partial: a series whose planned end is after the order ("since").
+            ongoing: s.some && !s.full,
         },
         dose: DoseFinding::NoTable,
         // At its longest the order's dose is one that could not be read (as written).

@@ -350,3 +350,29 @@ fn a_code_without_words_is_shown_as_read_not_renamed() {
         text.detail
     );
 }
+
+/// The evidence names the first and the latest dose on record, so a pause shows; a series
+/// that runs past the order's date reads "since".
+#[test]
+fn the_treatment_on_record_shows_its_first_and_latest_dose() {
+    let p = profile("omalizumab");
+    let mut a = sample(p, "ok/full");
+    let day = |s: &str| chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").ok();
+    a.history.first_dose = day("2026-05-11");
+    a.history.last_dose = day("2026-06-08");
+    a.history.ongoing = false;
+    let text = card_text(p, &a, false).unwrap();
+    assert!(
+        text.detail.contains("omalizumab on record 2026-05-11 to 2026-06-08"),
+        "{}",
+        text.detail
+    );
+    a.history.last_dose = day("2026-12-08");
+    a.history.ongoing = true;
+    let text = card_text(p, &a, false).unwrap();
+    assert!(
+        text.detail.contains("omalizumab on record since 2026-05-11."),
+        "{}",
+        text.detail
+    );
+}

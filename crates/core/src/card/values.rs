@@ -53,6 +53,12 @@ pub struct Values {
     /// Date of the first recorded dose of the drug, and how many records of it the chart has.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub first_recorded: Option<String>,
+    /// The latest dose on record, when it is another day than the first and not past the
+    /// order's date.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_recorded: Option<String>,
+    /// Treatment on record reaches past the order's date.
+    pub ongoing: bool,
     pub prior_records: usize,
     pub billing: Billing,
     pub gaps: Vec<Gap>,
@@ -304,6 +310,12 @@ impl Values {
             ige: a.pretreatment_lab.as_ref().map(Lab::of),
             supporting: a.supporting.iter().map(Supporting::of).collect(),
             first_recorded: date(a.history.first_dose),
+            last_recorded: date(
+                a.history
+                    .last_dose
+                    .filter(|l| Some(*l) != a.history.first_dose && !a.history.ongoing),
+            ),
+            ongoing: a.history.ongoing,
             prior_records: a.history.records,
             billing: Billing::of(profile, &a.billing),
             // What the order lacks is the first line's, not a payer's documentation.

@@ -59,7 +59,8 @@ pub fn assess(
 ) -> Assessment {
     let order_date = order.authored_on.unwrap_or(today);
     let mut found = Findings::default();
-    let history = inputs::drug_history(profile, facts, order);
+    let mut history = inputs::drug_history(profile, facts, order);
+    history.ongoing = history.last_dose.is_some_and(|last| last > order_date);
     let indication = check_indication(&mut found, profile, facts, order);
     let indication_def = indication.as_ref().and_then(|c| profile.indication(&c.id));
     let age_years = check_age(&mut found, facts, indication_def, order_date);

@@ -31,6 +31,9 @@ pub struct DrugHistory {
     pub last_dose: Option<NaiveDate>,
     /// Completed administrations recorded by a provider.
     pub supervised_doses: usize,
+    /// The latest record reaches past the order's date (an active series' planned end):
+    /// treatment is ongoing, and `last_dose` is not a dose given.
+    pub ongoing: bool,
 }
 
 pub fn drug_history(profile: &Profile, facts: &PatientFacts, order: &OrderFacts) -> DrugHistory {
