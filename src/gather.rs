@@ -196,7 +196,12 @@ fn server_for(
             let missing = plans
                 .iter()
                 .filter(|(_, p)| p.needs_server())
-                .map(|(k, _)| (k.clone(), "not in prefetch and no fhirServer".to_string()))
+                .map(|(k, _)| {
+                    (
+                        k.clone(),
+                        "not in prefetch (absent, or the client's fetch failed) and no fhirServer".to_string(),
+                    )
+                })
                 .collect();
             Err(GatherError::Unavailable(missing))
         }
