@@ -16,8 +16,9 @@ pub enum ApiError {
     WrongHook(String),
     #[error("no CDS service with id `{0}`")]
     UnknownService(String),
-    #[error("method not allowed here")]
-    MethodNotAllowed,
+    /// With the methods the resource allows, for the `Allow` header (RFC 9110 §15.5.6).
+    #[error("method not allowed here; allowed: {0}")]
+    MethodNotAllowed(&'static str),
     #[error("this service does not implement that method")]
     MethodNotImplemented,
     #[error("request body larger than {0} bytes")]
@@ -54,7 +55,7 @@ impl ApiError {
             ApiError::WrongHook(_) => (400, "wrong-hook", "invalid"),
             ApiError::UnknownService(_) => (404, "unknown-service", "not-found"),
             ApiError::NotFound => (404, "not-found", "not-found"),
-            ApiError::MethodNotAllowed => (405, "method-not-allowed", "not-supported"),
+            ApiError::MethodNotAllowed(_) => (405, "method-not-allowed", "not-supported"),
             ApiError::MethodNotImplemented => (501, "method-not-implemented", "not-supported"),
             ApiError::PayloadTooLarge(_) => (413, "payload-too-large", "too-costly"),
             ApiError::LimitExceeded(_) => (413, "limit-exceeded", "too-costly"),

@@ -384,8 +384,14 @@ pub async fn metrics(state: web::Data<AppState>, auth: web::Data<super::Authenti
         .body(state.metrics.encode())
 }
 
-pub async fn method_not_allowed() -> Result<HttpResponse, ApiError> {
-    Err(ApiError::MethodNotAllowed)
+/// 405 for a resource read with GET only (discovery), naming it in `Allow`.
+pub async fn only_get() -> Result<HttpResponse, ApiError> {
+    Err(ApiError::MethodNotAllowed("GET"))
+}
+
+/// 405 for a resource called with POST only (a hook, feedback), naming it in `Allow`.
+pub async fn only_post() -> Result<HttpResponse, ApiError> {
+    Err(ApiError::MethodNotAllowed("POST"))
 }
 
 pub async fn not_found() -> Result<HttpResponse, ApiError> {

@@ -26,6 +26,9 @@ impl ResponseError for ApiError {
             ApiError::Unauthorized => {
                 response.insert_header((WWW_AUTHENTICATE, "Bearer"));
             }
+            ApiError::MethodNotAllowed(allowed) => {
+                response.insert_header((actix_web::http::header::ALLOW, *allowed));
+            }
             ApiError::TooManyFailures(seconds) => {
                 response.insert_header((RETRY_AFTER, seconds.to_string()));
             }
@@ -68,17 +71,17 @@ pub fn routes(cors_origins: &[String]) -> impl FnOnce(&mut web::ServiceConfig) {
                 .service(
                     web::resource("")
                         .route(web::get().to(handlers::discovery))
-                        .default_service(web::to(handlers::method_not_allowed)),
+                        .default_service(web::to(handlers::only_get)),
                 )
                 .service(
                     web::resource("/{id}")
                         .route(web::post().to(handlers::hook))
-                        .default_service(web::to(handlers::method_not_allowed)),
+                        .default_service(web::to(handlers::only_post)),
                 )
                 .service(
                     web::resource("/{id}/feedback")
                         .route(web::post().to(handlers::feedback))
-                        .default_service(web::to(handlers::method_not_allowed)),
+                        .default_service(web::to(handlers::only_post)),
                 )
                 .default_service(web::to(handlers::not_found)),
         )

@@ -65,7 +65,10 @@ async fn wrong_hook_unknown_service_wrong_method_and_oversized_bodies() {
     let (status, code, _) = error_code(app.post_hook("no-such-service", &body).await).await;
     assert_eq!((status, code.as_str()), (404, "unknown-service"));
 
-    let (status, code, _) = error_code(app.get("/cds-services/omalizumab-order-sign").await).await;
+    // A 405 names what the resource allows (RFC 9110: the server MUST send Allow).
+    let resp = app.get("/cds-services/omalizumab-order-sign").await;
+    assert_eq!(resp.headers().get("allow").and_then(|v| v.to_str().ok()), Some("POST"));
+    let (status, code, _) = error_code(resp).await;
     assert_eq!((status, code.as_str()), (405, "method-not-allowed"));
     let put = app
         .client
@@ -77,8 +80,19 @@ async fn wrong_hook_unknown_service_wrong_method_and_oversized_bodies() {
     // No route takes PUT: answered 501 before routing, like every method outside the
     // closed set (issue 13 item 1).
     assert_eq!(put.status(), 501);
-    let (status, _, _) = error_code(app.get("/cds-services/omalizumab-order-sign/feedback").await).await;
+    let resp = app.get("/cds-services/omalizumab-order-sign/feedback").await;
+    assert_eq!(resp.headers().get("allow").and_then(|v| v.to_str().ok()), Some("POST"));
+    let (status, _, _) = error_code(resp).await;
     assert_eq!(status, 405);
+    let head = app
+        .client
+        .head(format!("{}/cds-services", app.address))
+        .bearer_auth(crate::keys::issuer_keys().es384.token_for("/cds-services"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(head.status(), 405);
+    assert_eq!(head.headers().get("allow").and_then(|v| v.to_str().ok()), Some("GET"));
 
     let mut big = body.clone();
     big["extension"] = json!({"padding": "x".repeat(70_000)});
