@@ -327,18 +327,7 @@ fn set_finding(profile: &Profile, finding: Finding, s: Shape, a: &mut Assessment
         }
         Finding::DoseMismatch => {
             a.dose_matches = Some(false);
-            a.dose = if s.fill == Fill::Partial {
-                let monthly = Dose {
-                    mg: 300,
-                    interval: Interval::Weeks(4),
-                };
-                DoseFinding::Options {
-                    table,
-                    options: vec![long_dose(), monthly],
-                }
-            } else {
-                table_dose(profile)
-            };
+            a.dose = mismatch_dose(profile, s, table);
         }
         Finding::UnverifiedTable => a.dose = DoseFinding::UnverifiedTable { table },
         Finding::Gaps => {
@@ -355,6 +344,22 @@ fn set_finding(profile: &Profile, finding: Finding, s: Shape, a: &mut Assessment
                 a.readings.extend([Reading::DoseFromSig, Reading::IntervalFromSig]);
             }
         }
+    }
+}
+
+/// The label's dose an order differs from: one table dose, or (partial) fixed options.
+fn mismatch_dose(profile: &Profile, s: Shape, table: String) -> DoseFinding {
+    if s.fill == Fill::Partial {
+        let monthly = Dose {
+            mg: 300,
+            interval: Interval::Weeks(4),
+        };
+        DoseFinding::Options {
+            table,
+            options: vec![long_dose(), monthly],
+        }
+    } else {
+        table_dose(profile)
     }
 }
 

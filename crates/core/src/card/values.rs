@@ -210,6 +210,26 @@ fn also_on_chart(a: &Assessment) -> Vec<String> {
     }
 }
 
+impl Order {
+    /// The order as read, how it was read, and what of it was not read or is missing.
+    fn of(profile: &Profile, a: &Assessment) -> Result<Order, TemplateError> {
+        Ok(Order {
+            mg: a.ordered_dose.map(trim_number),
+            interval: a.ordered_interval.map(|i| interval_words(profile, i)).transpose()?,
+            as_written: a.ordered_dose_as_written.as_deref().map(without_annotation_braces),
+            from_volume: a.readings.contains(&Reading::DoseFromVolume),
+            from_text: a
+                .readings
+                .iter()
+                .any(|r| matches!(r, Reading::DoseFromSig | Reading::IntervalFromSig)),
+            dose_unreadable: a.readings.contains(&Reading::DoseUnreadable),
+            interval_unreadable: a.readings.contains(&Reading::IntervalUnreadable),
+            dose_missing: a.gaps.contains(&DocumentationGap::DoseMissing),
+            interval_missing: a.gaps.contains(&DocumentationGap::IntervalMissing),
+        })
+    }
+}
+
 impl Weight {
     fn of(w: &WeightValue) -> Weight {
         Weight {
@@ -289,20 +309,7 @@ impl Values {
             reasons,
             inputs_missing: a.missing.iter().map(|m| input_text(profile, *m)).collect(),
             inputs_unreadable: a.unreadable.iter().map(|m| input_text(profile, *m)).collect(),
-            order: Order {
-                mg: a.ordered_dose.map(trim_number),
-                interval: a.ordered_interval.map(|i| interval_words(profile, i)).transpose()?,
-                as_written: a.ordered_dose_as_written.as_deref().map(without_annotation_braces),
-                from_volume: a.readings.contains(&Reading::DoseFromVolume),
-                from_text: a
-                    .readings
-                    .iter()
-                    .any(|r| matches!(r, Reading::DoseFromSig | Reading::IntervalFromSig)),
-                dose_unreadable: a.readings.contains(&Reading::DoseUnreadable),
-                interval_unreadable: a.readings.contains(&Reading::IntervalUnreadable),
-                dose_missing: a.gaps.contains(&DocumentationGap::DoseMissing),
-                interval_missing: a.gaps.contains(&DocumentationGap::IntervalMissing),
-            },
+            order: Order::of(profile, a)?,
             label_dose: label_dose(profile, &a.dose)?,
             dose_matches: a.dose_matches,
             age: a.age_years,

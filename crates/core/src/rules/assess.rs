@@ -8,7 +8,7 @@ use chrono::NaiveDate;
 use super::inputs::{self, PretreatmentLab, PretreatmentReading, WeightReading};
 use super::{
     Assessment, DoseFinding, Eligibility, IndicationChoice, IndicationSource, LabValue, MissingInput, Note,
-    SupportingResult, WeightValue, dose, indication, safety,
+    WeightValue, dose, indication, safety,
 };
 use super::{billing, documentation};
 use crate::facts::{ChartPart, DoseReading, OrderFacts, OrderedDose, OrderedInterval, PatientFacts};
@@ -74,7 +74,7 @@ pub fn assess(
     if let Some(ind) = indication_def {
         check_documentation(&mut found, catalog, profile, facts, ind, &history, order_date);
     }
-    let supporting = supporting_results(catalog, profile, facts, indication_def, order_date);
+    let supporting = documentation::supporting_results(catalog, profile, facts, indication_def, order_date);
     let billing = billing::assess(profile, order, order.dose.mg(), indication.as_ref());
     let safety = safety::advice(profile, order, &history, age_years, order_date);
     note_what_was_not_read(&mut found, facts);
@@ -377,35 +377,4 @@ fn requirement_part(check: &RequirementCheck) -> ChartPart {
         RequirementCheck::Therapy(_) => ChartPart::Medications,
         RequirementCheck::Observation { .. } => ChartPart::Observations,
     }
-}
-
-/// The indication's supporting results (allergen-specific IgE), newest first.
-fn supporting_results(
-    catalog: &Catalog,
-    profile: &Profile,
-    facts: &PatientFacts,
-    ind: Option<&Indication>,
-    order_date: NaiveDate,
-) -> Vec<SupportingResult> {
-    let Some(set) = ind.and_then(|i| i.supporting_observation.as_deref()) else {
-        return Vec::new();
-    };
-    // Values are converted to the quantity's canonical unit (`lab_value`), so that is the
-    // unit shown beside them.
-    let unit = profile
-        .observation_set(set)
-        .quantity
-        .as_deref()
-        .and_then(|kind| catalog.units.canonical(kind))
-        .unwrap_or_default()
-        .to_string();
-    documentation::supporting_results(catalog, profile, facts, set, order_date)
-        .into_iter()
-        .map(|(o, value)| SupportingResult {
-            name: o.text.clone(),
-            unit: unit.clone(),
-            value,
-            date: o.date,
-        })
-        .collect()
 }

@@ -3,10 +3,11 @@
 
 use chrono::NaiveDate;
 
+use super::SupportingResult;
 use super::inputs::{DrugHistory, LabValue, in_set, lab_value};
 use crate::facts::{MedicationFact, MedicationForm, ObservationFact, ObservedValue, PatientFacts, ResultStatus};
 use crate::profile::vocabulary::route_classes;
-use crate::profile::{Catalog, ObservationSet, Profile, Requirement, RequirementCheck, Therapy};
+use crate::profile::{Catalog, Indication, ObservationSet, Profile, Requirement, RequirementCheck, Therapy};
 
 /// Whether the chart satisfies one documentation requirement.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -111,7 +112,7 @@ pub fn requirement_status(
 }
 
 /// The latest results of a set, for evidence on the card (allergen-specific IgE).
-pub fn supporting_results<'a>(
+fn latest_results<'a>(
     catalog: &Catalog,
     profile: &'a Profile,
     facts: &'a PatientFacts,
@@ -131,4 +132,35 @@ pub fn supporting_results<'a>(
         .collect();
     out.sort_by_key(|(o, _)| std::cmp::Reverse(o.date));
     out
+}
+
+/// The indication's supporting results (allergen-specific IgE), newest first.
+pub fn supporting_results(
+    catalog: &Catalog,
+    profile: &Profile,
+    facts: &PatientFacts,
+    ind: Option<&Indication>,
+    order_date: NaiveDate,
+) -> Vec<SupportingResult> {
+    let Some(set) = ind.and_then(|i| i.supporting_observation.as_deref()) else {
+        return Vec::new();
+    };
+    // Values are converted to the quantity's canonical unit (`lab_value`), so that is the
+    // unit shown beside them.
+    let unit = profile
+        .observation_set(set)
+        .quantity
+        .as_deref()
+        .and_then(|kind| catalog.units.canonical(kind))
+        .unwrap_or_default()
+        .to_string();
+    latest_results(catalog, profile, facts, set, order_date)
+        .into_iter()
+        .map(|(o, value)| SupportingResult {
+            name: o.text.clone(),
+            unit: unit.clone(),
+            value,
+            date: o.date,
+        })
+        .collect()
 }
