@@ -74,7 +74,10 @@ fn update_order(catalog: &Catalog, order: &Value, dose: &Dose, description: Stri
             }
         }
     }
-    // The EHR's own empty members are not echoed back (CDS Hooks: empty fields are omitted).
+    // The EHR's own empty members are not echoed back (CDS Hooks: empty fields are omitted;
+    // FHIR JSON allows no empty string either). Strings first: an object that held only
+    // them is then empty and goes too.
+    drop_empty_strings(&mut resource);
     crate::fhir::parse::strip_noise(&mut resource);
     Action {
         action_type: ActionType::Update,
@@ -103,6 +106,18 @@ fn set_schedule(timing: &mut Value, period: u32, unit: &str) {
     let mut repeat = json!({ "frequency": 1, "period": period, "periodUnit": unit });
     repeat.as_object_mut().expect("an object").extend(bounds);
     t.insert("repeat".into(), repeat);
+}
+
+/// Members whose value is `""`, at any depth (array items are kept, as in `strip_noise`).
+fn drop_empty_strings(v: &mut Value) {
+    match v {
+        Value::Object(map) => {
+            map.retain(|_, val| val.as_str() != Some(""));
+            map.values_mut().for_each(drop_empty_strings);
+        }
+        Value::Array(items) => items.iter_mut().for_each(drop_empty_strings),
+        _ => {}
+    }
 }
 
 fn words(r: Result<(String, String), cds_core::card::TemplateError>) -> Option<(String, String)> {
@@ -199,7 +214,7 @@ mod tests {
         let catalog = crate::profile::Catalog::shipped();
         let profile = catalog.profile("omalizumab").unwrap();
         let order = json!({"resourceType": "MedicationRequest", "id": "o", "status": "draft",
-            "intent": "order", "note": [], "dispenseRequest": {}, "reasonCode": null,
+            "intent": "order", "note": [], "dispenseRequest": {}, "reasonCode": null, "priority": "",
             "dosageInstruction": [{"timing": {"repeat": {"boundsPeriod": {}}}}]});
         let dose = Dose {
             mg: 150,
@@ -207,7 +222,7 @@ mod tests {
         };
         let action = update_order(catalog, &order, &dose, "d".into(), profile);
         let r = action.resource.unwrap();
-        for member in ["note", "dispenseRequest", "reasonCode"] {
+        for member in ["note", "dispenseRequest", "reasonCode", "priority"] {
             assert!(r.get(member).is_none(), "{member}: {r}");
         }
         assert_eq!(
