@@ -145,9 +145,12 @@ impl FhirClient {
             if pages_already + pages.len() >= self.max_pages {
                 return Err(FetchError::TooManyPages(self.max_pages));
             }
-            let url = Url::parse(&link)
+            let mut url = Url::parse(&link)
                 .or_else(|_| base.join(&link))
                 .map_err(|_| FetchError::BadUrl)?;
+            // A server's next link may echo the search's raw `|`: sent as the first page was.
+            let query = url.query().map(strict_query);
+            url.set_query(query.as_deref());
             if !within(base, &url) {
                 return Err(FetchError::ForeignLink);
             }
@@ -244,11 +247,6 @@ impl FhirClient {
     }
 }
 
-/// `base` + `relative`, keeping the base's path (`https://h/fhir` + `Patient/1`).
-///
-/// The path is built segment by segment, never by resolving text: an empty, `.` or `..`
-/// segment is refused (a `Patient/{{context.patientId}}` rendered with `..` or nothing
-/// must not become a search of every patient), and each segment is percent-encoded.
 /// What RFC 3986 does not allow in a query but the WHATWG rules `url` follows leave as is:
 /// FHIR's `system|code` sends a raw `|`, which strict servers (Tomcat by default, so many
 /// HAPI deployments) refuse with 400. `%` is not in the set: an escape stays one.
@@ -266,6 +264,11 @@ fn strict_query(query: &str) -> String {
     percent_encoding::utf8_percent_encode(query, NOT_IN_A_QUERY).to_string()
 }
 
+/// `base` + `relative`, keeping the base's path (`https://h/fhir` + `Patient/1`).
+///
+/// The path is built segment by segment, never by resolving text: an empty, `.` or `..`
+/// segment is refused (a `Patient/{{context.patientId}}` rendered with `..` or nothing
+/// must not become a search of every patient), and each segment is percent-encoded.
 pub fn join(base: &Url, relative: &str) -> Result<Url, FetchError> {
     let relative = relative.trim_start_matches('/');
     let (path, query) = match relative.split_once('?') {

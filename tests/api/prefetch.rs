@@ -82,7 +82,8 @@ async fn paged_searchsets_are_followed() {
     let mut page1 = searchset(first.to_vec());
     page1["link"] = json!([
         {"relation": "self", "url": format!("{}/Observation?patient={}", app.fhir_base(), s.patient_id())},
-        {"relation": "next", "url": format!("{}/Observation?patient={}&page=2", app.fhir_base(), s.patient_id())}
+        // A server's next link may echo the search's raw `|`.
+        {"relation": "next", "url": format!("{}/Observation?patient={}&code=http://loinc.org|29463-7&page=2", app.fhir_base(), s.patient_id())}
     ]);
     // The second page also carries an OperationOutcome entry, as servers send warnings.
     let mut page2 = searchset(second.to_vec());
@@ -121,6 +122,10 @@ async fn paged_searchsets_are_followed() {
         .hook_json(SIGN, &s.order_sign(Some(prefetch), Some(&app.fhir_base())))
         .await;
     assert_eq!(extension(&body["cards"][0]), &s.expected);
+    // Every request went out with only what RFC 3986 allows in a query: `|` as `%7C`.
+    for r in app.fhir.received_requests().await.unwrap() {
+        assert!(!r.url.query().unwrap_or_default().contains('|'), "{}", r.url);
+    }
 }
 
 async fn diagnostics(resp: reqwest::Response) -> (u16, String) {
