@@ -117,11 +117,13 @@ fn resource_type_of(template: &str) -> &str {
     &t[..t.find(['/', '?']).unwrap_or(t.len())]
 }
 
-/// Whether a value the client sent can be what the template asks for: a Bundle (a
-/// search's answer, or a read's when the client batched), or a resource of its type.
+/// Whether a value the client sent can be what the template asks for: a read
+/// (`Patient/{{context.patientId}}`) is that resource; a search is a Bundle, or a resource
+/// of its type sent alone.
 fn is_fhir_for(v: &FhirJson, template: &str) -> bool {
+    let search = template.contains('?');
     v.resource_type()
-        .is_some_and(|t| t == "Bundle" || t == resource_type_of(template))
+        .is_some_and(|t| t == resource_type_of(template) || (search && t == "Bundle"))
 }
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]

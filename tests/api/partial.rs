@@ -159,8 +159,14 @@ async fn a_prefetch_value_that_is_not_fhir_is_unread_not_missing() {
         );
         assert_eq!(ext["indication"], s.expected["indication"], "{odd}");
     }
-    let mut prefetch = s.prefetch();
-    prefetch["patient"] = json!({"resourceType": "Observation", "id": "x"});
-    let resp = app.post_hook(SIGN, &s.order_sign(Some(prefetch), None)).await;
-    assert_eq!(resp.status(), 412);
+    // A read's value is the resource itself: another type, or a Bundle, is not a Patient.
+    for odd in [
+        json!({"resourceType": "Observation", "id": "x"}),
+        json!({"resourceType": "Bundle", "type": "searchset", "entry": []}),
+    ] {
+        let mut prefetch = s.prefetch();
+        prefetch["patient"] = odd.clone();
+        let resp = app.post_hook(SIGN, &s.order_sign(Some(prefetch), None)).await;
+        assert_eq!(resp.status(), 412, "{odd}");
+    }
 }
