@@ -88,16 +88,16 @@ fn update_order(catalog: &Catalog, order: &Value, dose: &Dose, description: Stri
 }
 
 /// Give a Timing the new interval, keeping when the course starts and ends (`repeat`'s
-/// `bounds[x]`, e.g. Epic's first-dose date) and dropping all that names the old
-/// schedule: a coded schedule (`code`, e.g. Q4W), set dates (`event`) and the other
-/// members of `repeat` (frequency, day of week, count...). An order that said both
-/// "every 2 weeks" and Q4W would be read either way.
+/// `bounds[x]`, e.g. Epic's first-dose date) and how many doses it authorizes (`count`,
+/// `countMax`), and dropping all that names the old schedule: a coded schedule (`code`,
+/// e.g. Q4W), set dates (`event`) and the other members of `repeat` (frequency, day of
+/// week...). An order that said both "every 2 weeks" and Q4W would be read either way.
 fn set_schedule(timing: &mut Value, period: u32, unit: &str) {
     let bounds: serde_json::Map<String, Value> = timing["repeat"]
         .as_object()
         .into_iter()
         .flatten()
-        .filter(|(k, _)| k.starts_with("bounds"))
+        .filter(|(k, _)| k.starts_with("bounds") || *k == "count" || *k == "countMax")
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
     let t = timing.as_object_mut().expect("an object");
@@ -191,7 +191,7 @@ mod tests {
         let mut timing = json!({
             "event": ["2026-11-23"],
             "repeat": {"boundsPeriod": {"start": "2026-11-23"}, "frequency": 2, "period": 4,
-                       "periodUnit": "wk", "dayOfWeek": ["mon"]},
+                       "periodUnit": "wk", "dayOfWeek": ["mon"], "count": 13},
             "code": {"coding": [{"code": "Q4W"}], "text": "Every 28 days"},
             "id": "t1"
         });
@@ -199,7 +199,7 @@ mod tests {
         assert_eq!(
             timing,
             json!({"id": "t1", "repeat": {"frequency": 1, "period": 2, "periodUnit": "wk",
-                                          "boundsPeriod": {"start": "2026-11-23"}}})
+                                          "boundsPeriod": {"start": "2026-11-23"}, "count": 13}})
         );
         let mut bare = json!({});
         set_schedule(&mut bare, 4, "wk");
