@@ -66,6 +66,12 @@ pub fn card_text(profile: &Profile, a: &Assessment, quiet: bool) -> Result<CardT
     })
 }
 
+/// Whether a gap is listed on the gaps line: every gap, except that what the order lacks
+/// (a dose, an interval) is the first line's when the card is about exactly that.
+pub(crate) fn is_listed(gap: &crate::vocab::DocumentationGap, finding: Finding) -> bool {
+    !(finding == Finding::OrderIncomplete && gap.is_in_the_order())
+}
+
 /// The first line (the decision), the evidence and billing, then only what applies.
 fn detail_lines(
     profile: &Profile,
@@ -82,8 +88,7 @@ fn detail_lines(
     for (code, meaning) in &a.billing.wrong_drug_codes {
         out.push(t.render("detail.wrong_drug_code", &with_item(ctx, context! { code, meaning }))?);
     }
-    // What the order lacks is the first line's; only a payer's documentation is listed.
-    if a.gaps.iter().any(|g| !g.is_in_the_order()) {
+    if a.gaps.iter().any(|g| is_listed(g, finding)) {
         out.push(t.render("detail.gaps", ctx)?);
     }
     for s in &a.safety {

@@ -218,6 +218,7 @@ fn every_line(profile: &Profile, a: &mut Assessment) {
         Note::UnverifiedTable,
         Note::IndicationAssumed,
         Note::PretreatmentLabRetest,
+        Note::PretreatmentLabFromRecords,
         Note::Unreadable,
         Note::OtherPatient,
     ];

@@ -376,3 +376,34 @@ fn the_treatment_on_record_shows_its_first_and_latest_dose() {
         text.detail
     );
 }
+
+/// What the order lacks is said once: as the first line when the card is about it, else
+/// among the gaps (an ineligible order with no dose still says it has none).
+#[test]
+fn a_missing_dose_is_said_whatever_the_card_is_about() {
+    use crate::vocab::DocumentationGap;
+    let p = profile("omalizumab");
+    let no_dose = p.text.gaps["dose-missing"].clone();
+    let mut a = sample(p, "ineligible/full");
+    a.gaps = vec![DocumentationGap::DoseMissing];
+    assert_eq!(rules::main_finding(&a), Finding::Ineligible);
+    let text = card_text(p, &a, false).unwrap();
+    assert!(text.detail.contains(&no_dose), "{}", text.detail);
+    let a = sample(p, "order_incomplete/full");
+    let text = card_text(p, &a, false).unwrap();
+    assert!(text.detail.starts_with("**Complete the order"), "{}", text.detail);
+    assert!(!text.detail.contains(&no_dose), "{}", text.detail);
+}
+
+/// An incomplete order whose table cannot give one dose (its cells unverified) is pointed
+/// to the table, not told "the label's dose is a labeled dose level and interval".
+#[test]
+fn an_incomplete_order_on_an_unverified_table_points_to_the_table() {
+    let p = profile("omalizumab");
+    let mut a = sample(p, "order_incomplete/full");
+    let table = p.tables.iter().find(|t| t.id == "food-allergy").unwrap().title.clone();
+    a.dose = crate::rules::DoseFinding::UnverifiedTable { table };
+    let text = card_text(p, &a, false).unwrap();
+    assert!(text.summary.contains("check the dose in Table"), "{}", text.summary);
+    assert!(!text.summary.contains("a labeled dose level"), "{}", text.summary);
+}

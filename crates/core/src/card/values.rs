@@ -291,6 +291,7 @@ impl Billing {
 impl Values {
     pub fn of(profile: &Profile, a: &Assessment) -> Result<Values, TemplateError> {
         let text = &profile.text;
+        let finding = rules::main_finding(a);
         let reasons: Vec<String> = a
             .reasons
             .iter()
@@ -300,7 +301,7 @@ impl Values {
             drug: profile.display.clone(),
             drug_name: profile.drug.clone(),
             rules_version: profile.rules_version.clone(),
-            finding: rules::main_finding(a).key(),
+            finding: finding.key(),
             indication: a.indication.as_ref().map(|i| i.display.clone()),
             diagnosis: a.indication.as_ref().map(|i| diagnosis_text(profile, i)).transpose()?,
             indication_from: a.indication.as_ref().map(indication_from),
@@ -325,17 +326,16 @@ impl Values {
             ongoing: a.history.ongoing,
             prior_records: a.history.records,
             billing: Billing::of(profile, &a.billing),
-            // What the order lacks is the first line's, not a payer's documentation.
             gaps: a
                 .gaps
                 .iter()
-                .filter(|g| !g.is_in_the_order())
+                .filter(|g| super::is_listed(g, finding))
                 .map(|g| Gap {
                     code: g.code().to_string(),
                     text: text.gaps.get(g.code()).cloned().unwrap_or_default(),
                 })
                 .collect(),
-            count: a.gaps.iter().filter(|g| !g.is_in_the_order()).count(),
+            count: a.gaps.iter().filter(|g| super::is_listed(g, finding)).count(),
         })
     }
 }

@@ -295,6 +295,9 @@ fn check_pretreatment_lab(found: &mut Findings, profile: &Profile, lab: Option<&
         Some(PretreatmentLab::None) | None => {
             found.missing.push(MissingInput::PretreatmentLab);
             found.gaps.push(DocumentationGap::PretreatmentLabMissing);
+            if lab.is_some_and(|l| !l.new_draw_can_set_dose) {
+                found.notes.push(Note::PretreatmentLabFromRecords);
+            }
             if !pending {
                 found.labs_to_order.extend(order_lab);
             }

@@ -81,6 +81,9 @@ pub enum Note {
     UnverifiedTable,
     IndicationAssumed,
     PretreatmentLabRetest,
+    /// No pretreatment IgE on the chart, and a draw now (on treatment) would not set the
+    /// dose: it is to be found in earlier records.
+    PretreatmentLabFromRecords,
     Unreadable,
     OtherPatient,
 }
@@ -91,6 +94,7 @@ impl Note {
             Note::UnverifiedTable => "unverified-table",
             Note::IndicationAssumed => "indication-assumed",
             Note::PretreatmentLabRetest => "ige-retest",
+            Note::PretreatmentLabFromRecords => "ige-from-records",
             Note::Unreadable => "unreadable",
             Note::OtherPatient => "other-patient",
         }

@@ -20,9 +20,7 @@ pub(super) fn advice(
     if history.records == 0 {
         safety.push(SafetyAdvice::FirstDose);
     }
-    if let (Some(days), Some(first)) = (profile.safety.long_treatment_days, history.first_dose)
-        && (order_date - first).num_days() > days
-    {
+    if long_treatment(profile, history, order_date) {
         safety.push(SafetyAdvice::LongTreatment);
     }
     if let Some(sa) = &profile.safety.self_administration
@@ -43,4 +41,19 @@ pub(super) fn advice(
         });
     }
     safety
+}
+
+/// Treated for longer than the profile's `long_treatment_days` and still on treatment: the
+/// records span more than that (up to the order's date: a series' planned end is not a dose
+/// given), and the latest is no further back than that. A course that stopped long ago is
+/// not "more than a year of treatment" now.
+fn long_treatment(profile: &Profile, history: &inputs::DrugHistory, order_date: NaiveDate) -> bool {
+    let (Some(days), Some(first), Some(last)) = (
+        profile.safety.long_treatment_days,
+        history.first_dose,
+        history.last_dose,
+    ) else {
+        return false;
+    };
+    (last.min(order_date) - first).num_days() > days && (order_date - last).num_days() <= days
 }

@@ -502,7 +502,10 @@ fn a_new_ige_draw_is_suggested_only_when_it_could_set_the_dose() {
         a.gaps
     );
     assert_eq!(a.labs_to_order, Vec::<String>::new());
+    // ...and the card says why none is offered.
+    assert!(a.notes.contains(&Note::PretreatmentLabFromRecords), "{:?}", a.notes);
     let a = run(&base(), &order(Some(225.0), Some(2)));
+    assert!(!a.notes.contains(&Note::PretreatmentLabFromRecords), "{:?}", a.notes);
     assert!(
         a.gaps.contains(&DocumentationGap::PretreatmentLabMissing),
         "{:?}",
@@ -1154,6 +1157,25 @@ fn over_a_year_of_treatment_gets_the_anaphylaxis_line_again() {
     assert!(!a.safety.contains(&SafetyAdvice::FirstDose), "{:?}", a.safety);
     let a = run(&treated_since("2026-06-01"), &order(Some(225.0), Some(2)));
     assert!(!a.safety.contains(&SafetyAdvice::LongTreatment), "{:?}", a.safety);
+    // Not "more than a year of treatment": five months of it years ago, a long course that
+    // stopped more than a year ago, or one record only.
+    let course = |first: &str, last: &str| {
+        asthma_adult(80.0, 250.0)
+            .medication(MedicationRecordKind::Administration, "omalizumab", first, false)
+            .medication(MedicationRecordKind::Administration, "omalizumab", last, false)
+    };
+    for (first, last) in [
+        ("2023-01-10", "2023-06-10"),
+        ("2022-01-10", "2024-06-01"),
+        ("2025-10-01", "2025-10-01"),
+    ] {
+        let a = run(&course(first, last), &order(Some(225.0), Some(2)));
+        assert!(
+            !a.safety.contains(&SafetyAdvice::LongTreatment),
+            "{first}-{last}: {:?}",
+            a.safety
+        );
+    }
     let a = run(&asthma_adult(80.0, 250.0), &order(Some(225.0), Some(2)));
     assert_eq!(
         (
@@ -1161,5 +1183,36 @@ fn over_a_year_of_treatment_gets_the_anaphylaxis_line_again() {
             a.safety.contains(&SafetyAdvice::LongTreatment)
         ),
         (true, false)
+    );
+}
+
+/// Food allergy: payers ask for evidence of sensitization. A positive food allergen-specific
+/// IgE meets it; results that are all negative are their own gap; none at all is missing.
+#[test]
+fn a_food_allergen_ige_counts_as_evidence_only_when_positive() {
+    let base = || {
+        Patient::new(8)
+            .weight(30.0)
+            .ige(250.0)
+            .condition("icd10cm", "Z91.010")
+            .medication(
+                MedicationRecordKind::Request,
+                "EPINEPHrine 0.15 MG auto-injector",
+                "2026-01-01",
+                true,
+            )
+    };
+    let missing = DocumentationGap::Requirement("food-allergen-test-missing".into());
+    let negative = DocumentationGap::Requirement("food-allergen-test-negative".into());
+    let o = order(Some(150.0), Some(4));
+    let a = run(&base(), &o);
+    assert!(a.gaps.contains(&missing), "{:?}", a.gaps);
+    let a = run(&base().observation("loinc", "6206-7", 0.1, "kU/L", "2026-09-09"), &o);
+    assert!(a.gaps.contains(&negative) && !a.gaps.contains(&missing), "{:?}", a.gaps);
+    let a = run(&base().observation("loinc", "6206-7", 72.8, "kU/L", "2026-09-09"), &o);
+    assert!(
+        !a.gaps.contains(&negative) && !a.gaps.contains(&missing),
+        "{:?}",
+        a.gaps
     );
 }
