@@ -168,9 +168,9 @@ pub struct BillingFile {
 pub struct SafetyFile {
     pub source: String,
     pub first_dose: String,
-    /// Treatment longer than this many days since the first recorded dose gets the
-    /// long-treatment safety line (omalizumab's boxed warning: anaphylaxis also after
-    /// more than a year of treatment).
+    /// Treatment for longer than this many days, still going on, gets the long-treatment
+    /// safety line (omalizumab's boxed warning: anaphylaxis also after more than a year of
+    /// treatment).
     pub long_treatment_days: Option<i64>,
     pub self_administration: Option<SelfAdministrationFile>,
 }

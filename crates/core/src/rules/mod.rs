@@ -105,7 +105,7 @@ impl Note {
 pub enum SafetyAdvice {
     /// No history of the drug: the boxed-warning advice for a first dose.
     FirstDose,
-    /// Treated for longer than the profile's `long_treatment_days` since the first dose.
+    /// Treated for longer than the profile's `long_treatment_days`, and still on treatment.
     LongTreatment,
     /// The order reads as self-administration: criteria, with supervised doses so far.
     SelfAdministration { supervised_doses: usize, needed: u32 },

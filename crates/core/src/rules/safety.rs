@@ -1,7 +1,6 @@
 //! The safety lines an order gets: the first-dose warning when no earlier dose is on
-//! record, the long-treatment warning when the first recorded dose is longer ago than
-//! the profile says, self-administration when the order's instructions say so, and a
-//! product's minimum age.
+//! record, the long-treatment warning after more treatment than the profile says,
+//! self-administration when the order's instructions say so, and a product's minimum age.
 
 use chrono::NaiveDate;
 
